@@ -1,0 +1,1 @@
+"""The evaluation suite: datasets, protocols, metrics, result store, executors, leaderboards."""

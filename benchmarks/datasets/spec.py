@@ -1,0 +1,86 @@
+"""DatasetSpec: everything the suite knows about one evaluation dataset, as frozen data.
+
+On disk a prepared dataset lives at `$AVF_DATA_ROOT/<spec.root>/`:
+
+    splits/<fold>/train.tsv    manifests in the avfmae.data.manifest format (paths relative to the dataset root)
+    splits/<fold>/test.tsv
+    splits/<fold>/val.tsv      only where the dataset has a separate validation split
+    <media>                    wherever the importer put it (video files or frame folders, wavs)
+
+The revision is a short hash of the split files and the label map, so a result records exactly which
+split files it was computed on.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TASKS = ("CEA", "DEA", "MER")
+SPLITS = ("train", "val", "test")
+DATA_ROOT_ENV = "AVF_DATA_ROOT"
+
+
+def data_root() -> Path:
+    """`$AVF_DATA_ROOT`, else `~/avf-data`."""
+    return Path(os.environ.get(DATA_ROOT_ENV) or Path.home() / "avf-data").expanduser()
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str                      # registry key, lower-case: "mafw-11", "crema-d-6", "demo"
+    title: str                     # as the paper's tables print it: "MAFW (11-class)"
+    task: str                      # "CEA" | "DEA" | "MER"
+    labels: tuple[str, ...]        # class names in label-index order; for regression, the target names
+    folds: tuple[str, ...]         # fold folder names under splits/
+    fold_scheme: str               # human description: "official 5-fold", "leave-one-session-out", "LOSO"
+    metrics: tuple[str, ...]       # metric names understood by benchmarks.metrics
+    main_metric: str               # the one the main leaderboard shows
+    validation: str = "test"       # "test": the official code selects on the test fold; "val": val.tsv exists
+    modalities: tuple[str, ...] = ("video", "audio")
+    regression: bool = False
+    root: str = ""                 # folder under $AVF_DATA_ROOT; defaults to name
+    paper: dict = field(default_factory=dict, compare=False)  # {"avfmae-huge": {"uar": 46.05, ...}, "hicmae-base": ...}
+    source: str = ""               # where the release layout / labels come from (and how sure we are)
+    notes: str = ""
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"{self.name}: task {self.task!r} not in {TASKS}")
+        if self.main_metric not in self.metrics:
+            raise ValueError(f"{self.name}: main metric {self.main_metric!r} not in {self.metrics}")
+        if self.validation not in ("test", "val"):
+            raise ValueError(f"{self.name}: validation must be 'test' or 'val'")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    @property
+    def has_audio(self) -> bool:
+        return "audio" in self.modalities
+
+    def path(self, root: Path | None = None) -> Path:
+        return (root or data_root()) / (self.root or self.name)
+
+    def split_file(self, fold: str, split: str, root: Path | None = None) -> Path:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+        return self.path(root) / "splits" / fold / f"{split}.tsv"
+
+    def is_prepared(self, root: Path | None = None) -> bool:
+        return all(self.split_file(f, s, root).is_file() for f in self.folds for s in ("train", "test"))
+
+    def revision(self, root: Path | None = None) -> str:
+        """12-hex hash of the label map and every split file's bytes; 'absent' when not prepared."""
+        if not self.is_prepared(root):
+            return "absent"
+        h = hashlib.sha256("\n".join(self.labels).encode())
+        for fold in self.folds:
+            for split in SPLITS:
+                f = self.split_file(fold, split, root)
+                if f.is_file():
+                    h.update(f"{fold}/{split}\n".encode())
+                    h.update(f.read_bytes())
+        return h.hexdigest()[:12]
