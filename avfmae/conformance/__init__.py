@@ -1,0 +1,1 @@
+"""Proof that this implementation equals the official code: `python -m avfmae.conformance DIR`."""
