@@ -150,9 +150,19 @@ def tolerance_for(key: str, golden: torch.Tensor) -> dict:
     return {"atol": ATOL_EVAL, "rtol": RTOL_EVAL}
 
 
+def _producer(folder: Path):
+    """AVF-MAE++ goldens are built here; HiCMAE goldens (the baseline) by avfmae.conformance.hicmae."""
+    config = json.loads((folder / "config.json").read_text())
+    try:
+        from .hicmae import is_hicmae_golden, produce_hicmae
+    except ImportError:
+        return produce
+    return produce_hicmae if is_hicmae_golden(config) else produce
+
+
 def check_model_golden(folder: Path) -> list[Comparison]:
     folder = Path(folder)
-    ours = produce(folder)
+    ours = _producer(folder)(folder)
     golden = load_file(str(folder / "outputs.safetensors"))
     results = []
     for key in sorted(golden):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import CrossAttention, Mlp, drop_path, layer_norm, sinusoid_table, trunc_normal_
+from .layers import CrossAttention, Mlp, drop_path, layer_norm, linear_ramp, sinusoid_table, trunc_normal_
 
 
 class LGBlock(nn.Module):
@@ -79,7 +79,7 @@ class LGEncoder(nn.Module):
         for g in self.grid:
             num_tokens *= g
         self.register_buffer("pos_embed", sinusoid_table(num_tokens, dim), persistent=False)
-        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        rates = linear_ramp(drop_path_rate, depth)
         self.blocks = nn.ModuleList(LGBlock(dim, num_heads, mlp_ratio, rates[i]) for i in range(depth))
         self.norm = layer_norm(dim)
         trunc_normal_(self.lg_region_tokens)

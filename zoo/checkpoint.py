@@ -1,0 +1,98 @@
+"""Reading checkpoints safely and loading them strictly.
+
+Safe: safetensors, or `torch.load(..., weights_only=True)` (with argparse.Namespace allowed, because official
+checkpoints store their command-line args in it). Nothing else is ever unpickled.
+Strict: a missing, unexpected or mis-shaped key is an error that names it. The only tolerated differences are
+the documented ones between a pre-train and a fine-tune model (decoders dropped, new head initialised).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+WRAPPER_KEYS = ("model", "module", "state_dict", "model_state")
+PRETRAIN_ONLY_PREFIXES = ("decoder.", "decoder_audio.", "encoder_to_decoder.", "encoder_to_decoder_audio.",
+                          "mask_token", "mask_token_audio")
+FINETUNE_ONLY_PREFIXES = ("layer_weights_video", "layer_weights_audio", "video_layer_weights",
+                          "audio_layer_weights", "fc_norm.", "head.")
+HEAD_PREFIXES = ("head.",)
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(state dict, metadata) from a .safetensors or a .pth/.pt/.bin file, unwrapping `model`/`module`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    if path.suffix == ".safetensors":
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+        return load_file(str(path)), meta
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"{path}: refused to unpickle it (it holds objects other than tensors and plain containers): {e}. "
+            "Load it once in a trusted environment and save `model.state_dict()` as safetensors.") from None
+    except (RuntimeError, EOFError) as e:
+        raise CheckpointError(f"{path}: not a readable torch checkpoint (truncated or corrupt?): {e}") from None
+    if isinstance(obj, dict):
+        for key in WRAPPER_KEYS:
+            if key in obj and isinstance(obj[key], dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path}: no state dict found (expected tensors, or one under {WRAPPER_KEYS})")
+    return {k.removeprefix("module."): v for k, v in obj.items()}, {}
+
+
+def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str = "checkpoint",
+              reset_head: bool = False) -> dict[str, list[str]]:
+    """Strict load with the pre-train <-> fine-tune allowances. Returns what was skipped and what kept its init.
+
+    - keys only a pre-train model has (decoders, projections, mask tokens) are dropped when loading into a
+      fine-tune model; fine-tune-only keys (layer weights, fc_norm, head) keep their fresh init when absent;
+    - `reset_head`: a head of a different class count is dropped (stage 3 from a stage-2 model) instead of an error.
+    """
+    own = model.state_dict()
+    is_finetune = any(k.startswith(FINETUNE_ONLY_PREFIXES) for k in own)
+    dropped = []
+    state = dict(state)
+    for key in list(state):
+        if key not in own and is_finetune and key.startswith(PRETRAIN_ONLY_PREFIXES):
+            state.pop(key)
+            dropped.append(key)
+    unexpected = [k for k in state if k not in own]
+    missing = [k for k in own if k not in state and not (is_finetune and k.startswith(FINETUNE_ONLY_PREFIXES))]
+    mismatched = []
+    for key in list(state):
+        if key in own and tuple(state[key].shape) != tuple(own[key].shape):
+            if reset_head and key.startswith(HEAD_PREFIXES):
+                state.pop(key)
+                dropped.append(key)
+            else:
+                mismatched.append(f"{key}: checkpoint {tuple(state[key].shape)} vs model {tuple(own[key].shape)}")
+    if unexpected or missing or mismatched:
+        lines = [f"{source} does not fit {type(model).__name__}:"]
+        if missing:
+            lines.append(f"  missing ({len(missing)}): {missing[:8]}{' ...' if len(missing) > 8 else ''}")
+        if unexpected:
+            lines.append(f"  unexpected ({len(unexpected)}): {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
+        if mismatched:
+            lines.append(f"  wrong shape ({len(mismatched)}): {mismatched[:8]}")
+        if any(m.startswith("head.") for m in mismatched):
+            lines.append("  (a different class count: pass num_classes to match, or reset_head=True to start a new head)")
+        raise CheckpointError("\n".join(lines))
+    kept_init = [k for k in own if k not in state]
+    model.load_state_dict(state, strict=False)
+    return {"dropped": dropped, "kept_init": kept_init}
