@@ -44,6 +44,12 @@ class DatasetSpec:
     paper: dict = field(default_factory=dict, compare=False)  # {"avfmae-huge": {"uar": 46.05, ...}, "hicmae-base": ...}
     source: str = ""               # where the release layout / labels come from (and how sure we are)
     notes: str = ""
+    # How per-fold results become the dataset's number: "mean" of per-fold metrics (the AVF-MAE++ code), or
+    # "pool": one metric over the pooled test predictions of all folds (LOSO micro-expression protocol).
+    fold_aggregate: str = "mean"
+    # Regex; clips whose ids share its first match are scored as one video (their class probabilities averaged
+    # before the metric): AVCAffe's participant-task. Empty: every clip is scored on its own.
+    group_pattern: str = ""
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -52,6 +58,8 @@ class DatasetSpec:
             raise ValueError(f"{self.name}: main metric {self.main_metric!r} not in {self.metrics}")
         if self.validation not in ("test", "val"):
             raise ValueError(f"{self.name}: validation must be 'test' or 'val'")
+        if self.fold_aggregate not in ("mean", "pool"):
+            raise ValueError(f"{self.name}: fold_aggregate must be 'mean' or 'pool'")
 
     @property
     def num_classes(self) -> int:

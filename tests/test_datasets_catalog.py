@@ -1,0 +1,141 @@
+"""The 17-dataset catalog and the registry: label spaces, folds, metrics, paper numbers, suites, revisions."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from avfmae.data.manifest import ClipRecord, write_manifest
+from benchmarks.datasets import registry
+from benchmarks.datasets.catalog import KNOWN_METRICS, MAFW_11, MODEL_KEYS, SPECS
+from benchmarks.datasets.spec import DatasetSpec
+
+NAMES = ["mafw-11", "mafw-43", "dfew", "mer-multi", "mer24-tv", "crema-d-6", "crema-d-4", "msp-improv", "ravdess",
+         "iemocap", "avcaffe", "werewolf-xl", "samm", "casme-ii", "smic", "casme3", "mmew"]
+CLASSES = {"mafw-11": 11, "mafw-43": 43, "dfew": 7, "mer-multi": 6, "mer24-tv": 6, "crema-d-6": 6, "crema-d-4": 4,
+           "msp-improv": 4, "ravdess": 8, "iemocap": 4, "avcaffe": 5, "werewolf-xl": 3, "samm": 3, "casme-ii": 3,
+           "smic": 3, "casme3": 3, "mmew": 6}
+FOLDS = {"mafw-11": 5, "mafw-43": 5, "dfew": 5, "mer-multi": 1, "mer24-tv": 5, "crema-d-6": 5, "crema-d-4": 5,
+         "msp-improv": 6, "ravdess": 6, "iemocap": 5, "avcaffe": 2, "werewolf-xl": 5, "samm": 28, "casme-ii": 24,
+         "smic": 16, "casme3": 87, "mmew": 30}
+PAPER_KEY = re.compile(r"^(?P<metric>[a-z0-9]+)(?:_(?P<target>[a-z]+))?(?:@(?P<fold>[\w.]+))?$")
+
+
+def test_seventeen_specs_in_paper_order():
+    assert [s.name for s in SPECS] == NAMES
+    assert registry.list_datasets("all") == NAMES
+    assert len({s.root or s.name for s in SPECS}) == 17
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_label_space_and_folds(spec: DatasetSpec):
+    assert spec.num_classes == CLASSES[spec.name]
+    assert len(set(spec.labels)) == spec.num_classes
+    assert len(spec.folds) == FOLDS[spec.name] and len(set(spec.folds)) == len(spec.folds)
+    assert all(re.fullmatch(r"[\w.-]+", f) for f in spec.folds)  # usable as folder names
+    assert spec.fold_scheme and spec.source and spec.title
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_metrics_are_known(spec: DatasetSpec):
+    assert set(spec.metrics) <= set(KNOWN_METRICS)
+    assert spec.main_metric in spec.metrics
+    assert spec.fold_aggregate in ("mean", "pool")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_paper_numbers_present_and_well_formed(spec: DatasetSpec):
+    assert any(k.startswith("avfmae-") for k in spec.paper), "every dataset has AVF-MAE++ numbers"
+    for model, numbers in spec.paper.items():
+        assert model in MODEL_KEYS
+        assert spec.main_metric in numbers, f"{model} lacks the main metric"
+        for key, value in numbers.items():
+            m = PAPER_KEY.match(key)
+            assert m, key
+            assert m["metric"] in spec.metrics, key
+            if m["target"]:
+                assert spec.regression and m["target"] in spec.labels, key
+            if m["fold"]:
+                assert m["fold"] in spec.folds, key
+            assert 0 < value < 100
+
+
+def test_specific_facts():
+    get = registry.get
+    assert get("mafw-11").labels == MAFW_11 and MAFW_11[0] == "anger" and MAFW_11[10] == "disappointment"
+    assert get("mafw-43").labels[:11] == MAFW_11
+    assert get("dfew").labels == ("happy", "sad", "neutral", "angry", "surprise", "disgust", "fear")
+    assert get("crema-d-6").labels == ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+    assert get("crema-d-4").labels == ("ANG", "HAP", "NEU", "SAD")
+    assert get("mer24-tv").labels == ("worried", "happy", "neutral", "angry", "surprise", "sad")
+    assert get("mer-multi").labels == ("neutral", "angry", "happy", "sad", "worried", "surprise")
+    assert get("ravdess").labels[0] == "neutral" and get("ravdess").labels[7] == "surprised"
+    huge = get("mafw-11").paper["avfmae-huge"]
+    assert (huge["uar"], huge["war"], huge["uar@fold1"]) == (46.05, 60.24, 37.56)
+    assert get("msp-improv").paper["avfmae-huge"]["uar@session5"] == 83.51
+    assert get("avcaffe").paper["avfmae-huge"]["wf1"] == pytest.approx(48.455)
+    assert get("werewolf-xl").regression and get("werewolf-xl").labels == ("arousal", "valence", "dominance")
+    assert get("samm").folds[0] == "006" and "008" not in get("samm").folds
+    assert "sub10" not in get("casme-ii").folds and "s7" not in get("smic").folds
+    assert get("avcaffe").group_pattern and re.match(get("avcaffe").group_pattern, "aiim001_task_3_0007")
+
+
+def test_validation_policy_only_where_official_code_reads_val():
+    assert {s.name for s in SPECS if s.validation == "val"} == {"dfew", "mer-multi", "msp-improv", "iemocap"}
+
+
+def test_micro_expression_sets_are_video_only_loso_pooled():
+    for spec in registry.suite("mer"):
+        assert spec.modalities == ("video",) and not spec.has_audio
+        assert "silent audio" in spec.notes and "zero" in spec.notes
+        assert spec.fold_aggregate == "pool" and spec.metrics[0] == "uf1"
+        assert "LOSO" in spec.fold_scheme
+    assert all(s.has_audio for s in SPECS if s.task != "MER")
+
+
+def test_suites():
+    assert len(registry.list_datasets("cea")) == 10
+    assert registry.list_datasets("dea") == ["avcaffe", "werewolf-xl"]
+    assert registry.list_datasets("mer") == ["samm", "casme-ii", "smic", "casme3", "mmew"]
+    assert {"all", "cea", "dea", "mer", "demo"} <= set(registry.suite_names())
+    assert registry.in_suite("CASME2", "mer") and not registry.in_suite("dfew", "mer")
+
+
+def test_get_aliases_and_unknown_name():
+    assert registry.get("MAFW_11").name == "mafw-11"
+    assert registry.get("casme2").name == "casme-ii"
+    assert registry.get("MER2023").name == "mer-multi"
+    with pytest.raises(KeyError, match="ravdess"):
+        registry.get("ravdes")
+
+
+def test_register_conflict():
+    spec = registry.get("dfew")
+    registry.register(spec)  # the same spec again is fine
+    other = DatasetSpec(name="dfew", title="x", task="CEA", labels=("a",), folds=("f",), fold_scheme="x",
+                        metrics=("uar",), main_metric="uar")
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(other)
+
+
+def test_demo_suite_tolerates_missing_synth(monkeypatch):
+    def missing(name, *a, **k):
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    monkeypatch.setattr(registry, "_demo_state", {"tried": False})
+    monkeypatch.setattr(registry, "_SUITES", {**registry._SUITES, "demo": []})
+    monkeypatch.setattr(registry.importlib, "import_module", missing)
+    assert registry.list_datasets("demo") == []
+
+
+def test_revision_changes_with_split_files(tmp_path):
+    spec = registry.get("mer-multi")
+    assert spec.revision(tmp_path) == "absent"
+    rec = [ClipRecord("a", "train/a.mp4", None, 0, None)]
+    for split in ("train", "val", "test"):
+        write_manifest(spec.split_file("official", split, tmp_path), rec)
+    first = spec.revision(tmp_path)
+    assert first != "absent" and len(first) == 12
+    assert spec.revision(tmp_path) == first
+    write_manifest(spec.split_file("official", "test", tmp_path), rec + [ClipRecord("b", "test1/b.mp4", None, 2, None)])
+    assert spec.revision(tmp_path) != first
