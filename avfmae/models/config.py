@@ -54,13 +54,13 @@ class AVFConfig:
             raise ValueError("embed_dim must be divisible by num_heads and fusion_heads")
         if self.decoder_dim % self.decoder_heads:
             raise ValueError("decoder_dim must be divisible by decoder_heads")
-        if self.num_regions_video != self.num_regions_audio:
-            raise ValueError(f"video has {self.num_regions_video} regions, audio {self.num_regions_audio}: "
-                             "the IAVCL needs the same number of region tokens per modality")
         for name, grid, region in (("video", self.video_grid, self.video_region),
                                    ("audio", self.audio_grid, self.audio_region)):
             if any(g % r for g, r in zip(grid, region)):
                 raise ValueError(f"{name} region {region} does not tile the token grid {grid}")
+        if self.num_regions_video != self.num_regions_audio:
+            raise ValueError(f"video has {self.num_regions_video} regions, audio {self.num_regions_audio}: "
+                             "the IAVCL needs the same number of region tokens per modality")
         depth_min = min(self.depth, self.depth_audio)
         if any(not 0 <= t < depth_min for t in self.taps):
             raise ValueError(f"taps {self.taps} must be encoder layers below {depth_min}")
@@ -200,3 +200,31 @@ def from_official_kwargs(pretrain: dict | None = None, finetune: dict | None = N
         if not finetune:
             cfg["num_classes"] = 0
     return AVFConfig(**cfg)
+
+
+def to_official_kwargs(cfg: AVFConfig) -> dict:
+    """Inverse of from_official_kwargs: the official constructors' keyword arguments for this config."""
+    common = dict(img_size=cfg.img_size, patch_size=cfg.patch_size, mlp_ratio=cfg.mlp_ratio, qkv_bias=True,
+                  qk_scale=None, drop_rate=0.0, attn_drop_rate=0.0, norm_layer="LayerNorm(eps=1e-06)",
+                  init_values=0.0, use_learnable_pos_emb=False, tubelet_size=cfg.tubelet_size,
+                  img_size_audio=list(cfg.audio_size), patch_size_audio=cfg.audio_patch_size,
+                  attn_type="local_global", lg_region_size=list(cfg.video_region),
+                  lg_region_size_audio=list(cfg.audio_region), **{k: v for k, v in _UNSUPPORTED.items()
+                                                                 if k.startswith("lg_")})
+    pretrain = dict(common, encoder_in_chans=3, encoder_num_classes=0, encoder_embed_dim=cfg.embed_dim,
+                    encoder_depth=cfg.depth, encoder_num_heads=cfg.num_heads,
+                    decoder_num_classes=cfg.video_patch_dim, decoder_embed_dim=cfg.decoder_dim,
+                    decoder_depth=cfg.decoder_depth, decoder_num_heads=cfg.decoder_heads, drop_path_rate=0.0,
+                    encoder_in_chans_audio=1, encoder_embed_dim_audio=cfg.embed_dim,
+                    encoder_depth_audio=cfg.depth_audio, encoder_num_heads_audio=cfg.num_heads,
+                    decoder_num_classes_audio=cfg.audio_patch_dim, decoder_embed_dim_audio=cfg.decoder_dim,
+                    decoder_depth_audio=cfg.decoder_depth, decoder_num_heads_audio=cfg.decoder_heads,
+                    encoder_fusion_depth=cfg.fusion_depth, encoder_fusion_num_heads=cfg.fusion_heads,
+                    inter_contrastive_temperature=cfg.temperature, return_intermediate_features=list(cfg.taps))
+    finetune = dict(common, in_chans=3, num_classes=cfg.num_classes, embed_dim=cfg.embed_dim, depth=cfg.depth,
+                    num_heads=cfg.num_heads, drop_path_rate=cfg.drop_path_rate, all_frames=cfg.num_frames,
+                    embed_dim_audio=cfg.embed_dim, depth_audio=cfg.depth_audio, num_heads_audio=cfg.num_heads,
+                    in_chans_audio=1, fusion_depth=cfg.fusion_depth, fusion_num_heads=cfg.fusion_heads,
+                    use_mean_pooling=True, head_activation_func=cfg.head_activation,
+                    lg_classify_token_type="region")
+    return {"pretrain": pretrain, "finetune": finetune}

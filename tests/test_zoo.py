@@ -1,0 +1,120 @@
+"""create_model, weights tags, safe and strict checkpoint loading."""
+import argparse
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import zoo
+from zoo.weights import WeightsRecord, register_weights, sha256_file
+
+
+@pytest.fixture(autouse=True)
+def zoo_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("AVF_ZOO_DIR", str(tmp_path / "zoo"))
+    return tmp_path / "zoo"
+
+
+def _inputs(batch=1):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(batch, 3, 16, 160, 160, generator=g), torch.randn(batch, 1, 256, 128, generator=g)
+
+
+def test_registry_lists_paper_sizes_and_test_sizes():
+    names = zoo.list_models()
+    assert {"avfmae-base", "avfmae-large", "avfmae-huge", "avfmae-tiny"} <= set(names)
+    assert "avfmae-tiny" not in zoo.list_models(include_test_sizes=False)
+    with pytest.raises(KeyError, match="unknown model 'avfmae-giant'"):
+        zoo.get_spec("avfmae-giant")
+
+
+def test_create_model_head_and_pretrain_flag():
+    ft = zoo.create_model("avfmae-tiny", num_classes=3)
+    assert ft.head.out_features == 3 and ft.spec.name == "avfmae-tiny"
+    pt = zoo.create_model("avfmae-tiny", pretrain=True)
+    assert hasattr(pt, "decoder") and not hasattr(pt, "head")
+
+
+def test_tag_round_trip_through_safetensors(zoo_dir):
+    src = zoo.create_model("avfmae-tiny", num_classes=4).eval()
+    zoo_dir.mkdir(parents=True)
+    path = zoo_dir / "tiny-demo.safetensors"
+    spec = zoo.get_spec("avfmae-tiny")
+    save_file(src.state_dict(), str(path), metadata={"arch_hash": spec.arch_hash, "model": "avfmae-tiny"})
+    register_weights(WeightsRecord(tag="demo", model="avfmae-tiny", file=path.name, sha256=sha256_file(path),
+                                   arch_hash=spec.arch_hash, kind="finetune", num_classes=4))
+    loaded = zoo.create_model("avfmae-tiny.demo").eval()
+    assert loaded.head.out_features == 4            # class count taken from the tag
+    assert loaded.weights_sha256 == sha256_file(path)
+    v, a = _inputs()
+    with torch.no_grad():
+        assert torch.equal(src(v, a), loaded(v, a))
+    assert "demo" in subprocess.run([sys.executable, "-m", "zoo", "list", "avfmae-tiny"], capture_output=True,
+                                    text=True, env=dict(os.environ)).stdout
+
+
+def test_official_style_pth_with_args_namespace_loads(tmp_path):
+    """Official checkpoints: {'model': state_dict, 'args': Namespace, 'epoch': n}; also 'module' and bare."""
+    pt = zoo.create_model("avfmae-tiny", pretrain=True)
+    for wrap in ("model", "module", None):
+        state = pt.state_dict()
+        obj = {wrap: state, "args": argparse.Namespace(lr=1e-3), "epoch": 99} if wrap else state
+        f = tmp_path / f"checkpoint-{wrap}.pth"
+        torch.save(obj, f)
+        ft = zoo.create_model("avfmae-tiny", weights=str(f), num_classes=7)  # pre-train -> fine-tune model
+        assert torch.equal(ft.encoder.norm.weight, pt.encoder.norm.weight)
+        assert torch.equal(ft.encoder_fusion.cross_attn.q.weight, pt.encoder_fusion.cross_attn.q.weight)
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_arbitrary_pickles_are_refused(tmp_path):
+    f = tmp_path / "evil.pth"
+    torch.save({"model": {"x": torch.zeros(1)}, "payload": Evil()}, f)
+    with pytest.raises(zoo.CheckpointError, match="refused to unpickle"):
+        zoo.create_model("avfmae-tiny", weights=str(f))
+
+
+def test_truncated_checkpoint_is_named(tmp_path):
+    f = tmp_path / "cut.pth"
+    torch.save(zoo.create_model("avfmae-tiny").state_dict(), f)
+    f.write_bytes(f.read_bytes()[:1000])
+    with pytest.raises(zoo.CheckpointError, match="cut.pth"):
+        zoo.create_model("avfmae-tiny", weights=str(f))
+
+
+def test_head_size_mismatch_errors_unless_reset(tmp_path):
+    f = tmp_path / "ft.safetensors"
+    save_file(zoo.create_model("avfmae-tiny", num_classes=7).state_dict(), str(f))
+    with pytest.raises(zoo.CheckpointError, match=r"head\.weight: checkpoint \(7, 96\) vs model \(3, 96\)"):
+        zoo.create_model("avfmae-tiny", weights=str(f), num_classes=3)
+    m = zoo.create_model("avfmae-tiny", weights=str(f), num_classes=3, reset_head=True)
+    assert m.head.out_features == 3
+
+
+def test_architecture_mismatch_is_caught_from_metadata(tmp_path):
+    f = tmp_path / "small.safetensors"
+    small = zoo.get_spec("avfmae-small")
+    save_file(zoo.create_model("avfmae-small").state_dict(), str(f), metadata={"arch_hash": small.arch_hash})
+    with pytest.raises(zoo.CheckpointError, match="exported for architecture"):
+        zoo.create_model("avfmae-tiny", weights=str(f))
+
+
+def test_unknown_weights_and_bad_hf_ids_explain_themselves():
+    with pytest.raises(FileNotFoundError, match="not a registered tag"):
+        zoo.create_model("avfmae-tiny", weights="no-such-tag")
+    with pytest.raises(ValueError, match="hf:<repo id>:<file>"):
+        zoo.create_model("avfmae-tiny", weights="hf:Conna/AVF-MAE")
+
+
+def test_hf_offline_without_cache_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(FileNotFoundError, match="Hugging Face cache"):
+        zoo.create_model("avfmae-tiny", weights="hf:Conna/AVF-MAE:checkpoint-99.pth")
