@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from avfmae.models import AVFConfig, AVFMAEClassifier, AVFMAEPretrain
+from avfmae.models.hicmae import HiCMAEClassifier, HiCMAEConfig, HiCMAEPretrain
 
 from ._registry import register_family, register_model
 from .spec import ModelSpec
 
 register_family("avfmae", AVFMAEClassifier, AVFMAEPretrain)
+register_family("hicmae", HiCMAEClassifier, HiCMAEPretrain)
 
 register_model(ModelSpec(
     name="avfmae-base", family="avfmae", official_name="avit_dim512_patch16_160_a256", paper_params_m=169,
@@ -37,4 +39,10 @@ register_model(ModelSpec(
     description="CPU demo size: width 96, 4 heads, 4+4 layers, decoders 48/2/4 (about 3.5 M parameters)",
     arch=AVFConfig(embed_dim=96, num_heads=4, depth=4, depth_audio=4, fusion_heads=4,
                    decoder_dim=48, decoder_heads=2, decoder_depth=4, taps=(1, 2, 3), num_classes=6),
+))
+register_model(ModelSpec(
+    name="hicmae-base", family="hicmae", official_name="avit_dim512_patch16_160_a256 (sunlicai/HiCMAE)",
+    paper_params_m=81,
+    description="HiCMAE base, the paper's main baseline: joint-attention encoders 10+10, 2 fusion layers",
+    arch=HiCMAEConfig(),
 ))

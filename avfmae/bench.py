@@ -1,0 +1,162 @@
+"""`python -m avfmae.bench`: model speed on whatever device is present.
+
+Prints, for one model size (base by default):
+- matmul peak FLOP/s measured now (the ceiling everything else is compared with),
+- fine-tune forward (eval, no grad): clips/s, achieved FLOP/s and its fraction of the matmul peak,
+- pre-train train step (forward + losses + backward + AdamW step, scripts' masks): clips/s, FLOP/s, fraction,
+- peak memory of each (GPU: max allocated; CPU: process peak RSS).
+FLOPs are counted by torch's FlopCounterMode on the real modules (2 FLOPs per multiply-add). Timing uses the
+median of --iters runs after --warmup runs. Numbers only; nothing here asserts a speed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import zoo
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time(fn, device, warmup: int, iters: int) -> float:
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, iters: int) -> float:
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    t = _time(lambda: a @ b, device, 2, iters)
+    return 2 * n ** 3 / t
+
+
+def _count_flops(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def _peak_memory(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB (max allocated)"
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (process peak RSS)"
+
+
+def random_masks(cfg, batch: int, device, generator: torch.Generator):
+    """Masks with the scripts' visible counts (tube video, random audio) for timing; not the official RNG."""
+    t, h, w = cfg.video_grid
+    keep_sp = round(h * w * (1 - cfg.mask_ratio_video))
+    keep_a = round(cfg.num_audio_tokens * (1 - cfg.mask_ratio_audio))
+
+    def ranks(n):
+        return torch.stack([torch.randperm(n, generator=generator) for _ in range(batch)])
+
+    enc_v = (ranks(h * w) >= keep_sp).repeat(1, t)
+    dec_v = ranks(t * h * w) >= round(t * h * w * (1 - cfg.decoder_mask_ratio_video))
+    enc_a = ranks(cfg.num_audio_tokens) >= keep_a
+    dec_a = ranks(cfg.num_audio_tokens) >= round(cfg.num_audio_tokens * (1 - cfg.decoder_mask_ratio_audio))
+    return [m.to(device) for m in (enc_v, dec_v, enc_a, dec_a)]
+
+
+def run(model_name: str, device: torch.device, ft_batch: int, pt_batch: int, warmup: int, iters: int,
+        dtype: torch.dtype, matmul_n: int) -> dict:
+    g = torch.Generator().manual_seed(0)
+    spec = zoo.get_spec(model_name)
+    cfg = spec.arch
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+    results = {"model": model_name, "device": str(device), "dtype": str(dtype).removeprefix("torch."),
+               "threads": torch.get_num_threads()}
+    peak = matmul_peak(device, dtype, matmul_n, max(iters, 3))
+    results["matmul_peak_tflops"] = peak / 1e12
+
+    ft = zoo.create_model(model_name).to(device).eval()
+    video = torch.randn(ft_batch, 3, cfg.num_frames, cfg.img_size, cfg.img_size, generator=g).to(device)
+    audio = torch.randn(ft_batch, 1, *cfg.audio_size, generator=g).to(device)
+
+    def ft_step():
+        with torch.no_grad(), autocast:
+            ft(video, audio)
+
+    flops = _count_flops(ft_step)
+    t = _time(ft_step, device, warmup, iters)
+    results["finetune_forward"] = {"batch": ft_batch, "clips_per_s": ft_batch / t, "gflop_per_clip": flops / ft_batch / 1e9,
+                                   "tflops": flops / t / 1e12, "fraction_of_matmul_peak": flops / t / peak,
+                                   "peak_memory": _peak_memory(device)}
+    del ft
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    pt = zoo.create_model(model_name, pretrain=True).to(device).train()
+    opt = torch.optim.AdamW(pt.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05)
+    video = torch.randn(pt_batch, 3, cfg.num_frames, cfg.img_size, cfg.img_size, generator=g).to(device)
+    audio = torch.randn(pt_batch, 1, *cfg.audio_size, generator=g).to(device)
+    masks = random_masks(cfg, pt_batch, device, g)
+    args = (video, masks[0], masks[1], audio, masks[2], masks[3])
+
+    def pt_step():
+        with autocast:
+            out = pt.forward_all(*args)
+            loss = pt.losses(out, *args).total
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    flops = _count_flops(pt_step)
+    t = _time(pt_step, device, warmup, iters)
+    results["pretrain_step"] = {"batch": pt_batch, "clips_per_s": pt_batch / t, "gflop_per_clip": flops / pt_batch / 1e9,
+                                "tflops": flops / t / 1e12, "fraction_of_matmul_peak": flops / t / peak,
+                                "peak_memory": _peak_memory(device)}
+    return results
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m avfmae.bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="avfmae-base", help="zoo model name (default avfmae-base)")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--ft-batch", type=int, default=None, help="fine-tune batch (default: 2 on CPU, 32 on GPU)")
+    ap.add_argument("--pt-batch", type=int, default=None, help="pre-train batch (default: 4 on CPU, 64 on GPU)")
+    ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None,
+                    help="compute dtype (default: float32 on CPU, bfloat16 autocast on GPU)")
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    gpu = device.type == "cuda"
+    dtype = getattr(torch, args.dtype or ("bfloat16" if gpu else "float32"))
+    res = run(args.model, device, args.ft_batch or (32 if gpu else 2), args.pt_batch or (64 if gpu else 4),
+              args.warmup, args.iters, dtype, 8192 if gpu else 2048)
+    if args.json:
+        print(json.dumps(res, indent=1))
+        return 0
+    print(f"{res['model']} on {res['device']} ({res['dtype']}, {res['threads']} threads); "
+          f"matmul peak {res['matmul_peak_tflops'] * 1e3:.1f} GFLOP/s")
+    for key, title in (("finetune_forward", "fine-tune forward"), ("pretrain_step", "pre-train train step")):
+        r = res[key]
+        print(f"  {title:<21} batch {r['batch']:>3}: {r['clips_per_s']:8.2f} clips/s  "
+              f"{r['gflop_per_clip']:7.1f} GFLOP/clip  {r['tflops'] * 1e3:8.1f} GFLOP/s  "
+              f"{r['fraction_of_matmul_peak']:.2f} of matmul peak  peak mem {r['peak_memory']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
