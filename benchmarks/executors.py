@@ -1,0 +1,496 @@
+"""Run ``fn(key)`` for many RunKeys: in process, as local subprocesses, or as SLURM job arrays (submitit).
+
+    handles = submit_runs(fn, keys, executor="auto")      # -> one RunHandle per key
+    results = [h.result() for h in handles]               # stored result records (raises for a failed run)
+
+Executors:
+    inline  in this process, one key after the other; an exception is captured in its handle (and recorded in the
+            store as a failure) and the other keys still run.
+    local   submitit LocalExecutor: one subprocess per key, at most ``array_parallelism`` at a time (a daemon
+            thread starts the next as one finishes, so keep this process alive: call ``h.result()``/``wait``).
+    slurm   submitit AutoExecutor(cluster="slurm"): one job array per protocol (``executor.batch()``) throttled by
+            ``slurm_array_parallelism``, resources from the cluster profile (``benchmarks.cluster``), every job's
+            setup exporting OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK, logs in one folder per grid.
+    auto    slurm when ``sbatch`` is on PATH and we are not already inside a SLURM job (a login node);
+            otherwise inline (a laptop, or a job that runs its keys itself). Never "local": that must be asked for.
+
+Every job runs ``RunJob(fn, store_root)(key)``. It looks in the store first and returns a stored result at once,
+so duplicate submissions, re-submitted grids and requeues are harmless; it stores what ``fn`` returns (or, if
+``fn`` returns None, expects ``fn`` to have stored it). RunJob is a submitit ``Checkpointable`` whose
+``checkpoint()`` resubmits ONLY the RunKey: on preemption/timeout the requeued job starts ``fn(key)`` afresh, and
+``fn`` resumes from its own checkpoint in ``store.work_dir(key)``. Inside a job ``$AVF_RESULTS_DIR`` points at the
+submitting store, so ``ResultStore()`` there is the same store.
+
+Each submission appends one JSON line per key to ``<folder>/jobs.jsonl`` (job id, signature, name, log paths);
+``run_status`` joins those records with the store and the scheduler to say done/running/pending/failed/missing.
+"""
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+import json
+import logging
+import os
+import pickle
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import submitit
+from submitit.core.utils import DelayedSubmission
+
+from .cluster import ClusterProfile, Resources, load_profile
+from .runkey import RunKey
+from .store import RESULTS_ENV, ResultStore
+
+log = logging.getLogger(__name__)
+
+EXECUTORS = ("auto", "inline", "local", "slurm")
+RECORDS = "jobs.jsonl"
+STATES = ("done", "running", "pending", "failed", "missing")
+
+
+def resolve_executor(name: str = "auto") -> str:
+    """'auto' -> 'slurm' if ``sbatch`` is on PATH and ``$SLURM_JOB_ID`` is unset, else 'inline'."""
+    if name not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, not {name!r}")
+    if name != "auto":
+        return name
+    return "slurm" if shutil.which("sbatch") and "SLURM_JOB_ID" not in os.environ else "inline"
+
+
+# ----------------------------------------------------------------------------------------------- the job
+class RunJob(submitit.helpers.Checkpointable):
+    """The callable every executor runs: idempotent ``fn(key)`` against the store at ``store_root``.
+    Holds only ``fn`` (pickled by reference) and the store path; no run state lives in it."""
+
+    def __init__(self, fn: Callable[[RunKey], Any], store_root: str | os.PathLike):
+        self.fn = fn
+        self.store_root = os.path.abspath(store_root)  # jobs may start in another working directory
+
+    def __call__(self, key: RunKey) -> dict:
+        store = ResultStore(self.store_root)
+        done = store.get(key)
+        if done is not None:
+            log.info("%s: already in the store, not run again", key.name)
+            return done
+        previous = os.environ.get(RESULTS_ENV)
+        os.environ[RESULTS_ENV] = self.store_root
+        started = time.time()
+        try:
+            out = self.fn(key)
+        except Exception as e:  # SystemExit/KeyboardInterrupt (requeue, cancel) are not failures of the run
+            store.put_failure(key, e)
+            raise
+        finally:
+            if previous is None:
+                os.environ.pop(RESULTS_ENV, None)
+            else:
+                os.environ[RESULTS_ENV] = previous
+        if out is not None:
+            out = dict(out)
+            timings = dict(out.get("timings") or {})
+            timings.setdefault("wall_s", round(time.time() - started, 3))
+            out["timings"] = timings
+            store.put(key, out)
+        rec = store.get(key)
+        if rec is None:
+            err = RuntimeError(f"{key.name}: {getattr(self.fn, '__name__', self.fn)} returned "
+                               f"{'None' if out is None else 'a result'} but no valid result is in {store.path(key)}")
+            store.put_failure(key, err)
+            raise err
+        return rec
+
+    def checkpoint(self, key: RunKey, *args: Any, **kwargs: Any) -> DelayedSubmission:
+        """On preemption/timeout: requeue with the RunKey only; the run resumes from its work dir."""
+        return DelayedSubmission(RunJob(self.fn, self.store_root), key)
+
+
+# ----------------------------------------------------------------------------------------------- handles
+class RunHandle:
+    """One key's run, whatever executed it. ``state`` is the executor's own word (DONE, FAILED, RUNNING,
+    PENDING, COMPLETED, ...); ``result()`` returns the stored result record or raises the run's error."""
+
+    def __init__(self, key: RunKey, executor: str, job: Any = None, result: dict | None = None,
+                 exception: BaseException | None = None, state: str | None = None):
+        self.key = key
+        self.executor = executor
+        self._job = job
+        self._result = result
+        self._exception = exception
+        self._state = state
+        self._submitted = threading.Event()
+        if job is not None or state is not None:
+            self._submitted.set()
+
+    def _attach(self, job: Any) -> None:
+        self._job = job
+        self._submitted.set()
+
+    @property
+    def job(self) -> Any:
+        return self._job
+
+    @property
+    def job_id(self) -> str | None:
+        return None if self._job is None else str(self._job.job_id)
+
+    @property
+    def stdout(self) -> Path | None:
+        return None if self._job is None else self._job.paths.stdout
+
+    @property
+    def stderr(self) -> Path | None:
+        return None if self._job is None else self._job.paths.stderr
+
+    @property
+    def state(self) -> str:
+        if self._state is not None:
+            return self._state
+        if self._job is None:
+            return "QUEUED_LOCALLY"  # local executor: waiting for a free slot
+        return str(self._job.state)
+
+    def done(self) -> bool:
+        if self._state is not None:
+            return True
+        return self._job is not None and self._job.done()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if not self._submitted.wait(timeout):
+            raise TimeoutError(f"{self.key.name}: not started within {timeout} s")
+        if self._job is not None and self._state is None:
+            end = None if timeout is None else time.time() + timeout
+            while not self._job.done():
+                if end is not None and time.time() > end:
+                    raise TimeoutError(f"{self.key.name}: job {self.job_id} not done within {timeout} s")
+                time.sleep(0.5)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        self.wait(timeout)
+        if self._job is not None and self._state is None:
+            return self._job.exception()
+        return self._exception
+
+    def result(self, timeout: float | None = None) -> dict:
+        self.wait(timeout)
+        if self._job is not None and self._state is None:
+            return self._job.result()
+        if self._exception is not None:
+            raise self._exception
+        return self._result  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        jid = f" job={self.job_id}" if self.job_id else ""
+        return f"<RunHandle {self.key.name} {self.executor}{jid} {self.state}>"
+
+
+def wait(handles: Iterable[RunHandle], timeout: float | None = None) -> list[RunHandle]:
+    """Block until every handle is done; returns the handles."""
+    handles = list(handles)
+    end = None if timeout is None else time.time() + timeout
+    for h in handles:
+        h.wait(None if end is None else max(0.0, end - time.time()))
+    return handles
+
+
+# ----------------------------------------------------------------------------------------------- records
+_records_lock = threading.Lock()
+
+
+def _record(folder: Path, handle: RunHandle, extra: dict | None = None) -> None:
+    rec = {"job_id": handle.job_id, "signature": handle.key.signature, "name": handle.key.name,
+           "key": handle.key.to_dict(), "executor": handle.executor,
+           "stdout": str(handle.stdout) if handle.stdout else None,
+           "stderr": str(handle.stderr) if handle.stderr else None,
+           "folder": str(folder), "submitted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    rec.update(extra or {})
+    line = json.dumps(rec, sort_keys=True) + "\n"
+    with _records_lock, open(folder / RECORDS, "a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+
+
+def read_records(folder: str | os.PathLike) -> dict[str, dict]:
+    """Latest submission record per key signature, from every ``jobs.jsonl`` under ``folder``. Bad lines are
+    logged with file and line number and skipped."""
+    out: dict[str, dict] = {}
+    folder = Path(folder)
+    files = sorted(folder.rglob(RECORDS)) if folder.is_dir() else []
+    rows = []
+    for path in files:
+        for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                rec["signature"]
+            except (ValueError, KeyError, TypeError):
+                log.warning("%s:%d: not a job record, skipped", path, n)
+                continue
+            rows.append(rec)
+    rows.sort(key=lambda r: r.get("submitted_at") or "")
+    for rec in rows:
+        out[rec["signature"]] = rec
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- submission
+def _default_folder(store: ResultStore, name: str | None) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return store.root.parent / "submitit" / (name or f"runs-{stamp}")
+
+
+def _resources_for(protocol: str, resources: Resources | dict | None, profile: ClusterProfile) -> Resources:
+    if isinstance(resources, Resources):
+        return resources
+    return profile.resources(protocol, **(resources or {}))
+
+
+def submit_runs(fn: Callable[[RunKey], Any], keys: Iterable[RunKey], executor: str = "auto", *,
+                resources: Resources | dict | None = None, array_parallelism: int | None = None,
+                folder: str | os.PathLike | None = None, store: ResultStore | None = None,
+                profile: ClusterProfile | None = None, name: str | None = None,
+                skip_done: bool = True) -> list[RunHandle]:
+    """Run ``fn(key)`` for every key; one handle per key, in input order.
+
+    resources: a Resources, or a dict of overrides on the profile's per-protocol resources (default: the
+    profile from ``$AVF_CLUSTER_PROFILE`` or the built-in one). array_parallelism: at most this many run at
+    once (local and slurm). folder: submitit logs + ``jobs.jsonl`` (default ``<store>/../submitit/<name>``).
+    skip_done: keys already in the store get a finished handle without any job."""
+    kind = resolve_executor(executor)
+    store = store or ResultStore()
+    keys = list(keys)
+    for k in keys:
+        if not isinstance(k, RunKey):
+            raise TypeError(f"submit_runs needs RunKey objects, got {type(k).__name__}")
+    profile = profile or load_profile()
+    job = RunJob(fn, store.root)
+    handles: dict[RunKey, RunHandle] = {}
+    todo: list[RunKey] = []
+    for k in keys:
+        if k in handles:
+            continue
+        rec = store.get(k) if skip_done else None
+        if rec is not None:
+            handles[k] = RunHandle(k, "store", result=rec, state="DONE")
+        else:
+            handles[k] = RunHandle(k, kind)
+            todo.append(k)
+    if todo:
+        if kind == "inline":
+            _run_inline(job, [handles[k] for k in todo])
+        else:
+            folder_path = Path(folder) if folder is not None else _default_folder(store, name)
+            folder_path.mkdir(parents=True, exist_ok=True)
+            by_protocol: dict[str, list[RunHandle]] = collections.defaultdict(list)
+            for k in todo:
+                by_protocol[k.protocol].append(handles[k])
+            for protocol, group in by_protocol.items():
+                res = _resources_for(protocol, resources, profile)
+                if array_parallelism is not None:
+                    res = res.merged(array_parallelism=array_parallelism)
+                if kind == "local":
+                    _submit_local(job, group, res, folder_path)
+                else:
+                    _submit_slurm(job, group, res, folder_path, name or "avf")
+    return [handles[k] for k in keys]
+
+
+def _run_inline(job: RunJob, handles: Sequence[RunHandle]) -> None:
+    for h in handles:
+        try:
+            h._result, h._state = job(h.key), "DONE"
+        except Exception as e:
+            log.error("%s failed: %s: %s", h.key.name, type(e).__name__, e)
+            h._exception, h._state = e, "FAILED"
+        h._submitted.set()
+
+
+def _submit_slurm(job: RunJob, handles: Sequence[RunHandle], res: Resources, folder: Path, name: str) -> None:
+    ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    ex.update_parameters(name=name, **res.to_submitit("slurm"))
+    with ex.batch():
+        jobs = [ex.submit(job, h.key) for h in handles]
+    for h, j in zip(handles, jobs):
+        h._attach(j)
+        _record(folder, h)
+    log.info("submitted %d runs to SLURM as array %s (at most %d at once), logs in %s",
+             len(jobs), jobs[0].job_id.split("_")[0] if jobs else "-", res.array_parallelism, folder)
+
+
+def _submit_local(job: RunJob, handles: Sequence[RunHandle], res: Resources, folder: Path) -> None:
+    ex = submitit.AutoExecutor(folder=folder, cluster="local")
+    ex.update_parameters(**res.to_submitit("local"))
+    limit = res.array_parallelism
+    pending = collections.deque(handles)
+    running: list[RunHandle] = []
+
+    def start_next() -> None:
+        h = pending.popleft()
+        h._attach(ex.submit(job, h.key))
+        _record(folder, h)
+        running.append(h)
+
+    while pending and len(running) < limit:
+        start_next()
+    if not pending:
+        return
+
+    def throttle() -> None:
+        while pending:
+            running[:] = [h for h in running if not h.job.done()]
+            while pending and len(running) < limit:
+                try:
+                    start_next()
+                except Exception as e:  # keep the remaining handles from waiting forever
+                    for h in list(pending):
+                        h._exception, h._state = e, "FAILED"
+                        h._submitted.set()
+                    pending.clear()
+                    return
+            time.sleep(0.2)
+
+    threading.Thread(target=throttle, name="avf-local-throttle", daemon=True).start()
+
+
+# ----------------------------------------------------------------------------------------------- status
+@dataclass(frozen=True)
+class RunStatus:
+    key: RunKey
+    state: str                      # one of STATES
+    job_id: str | None = None
+    scheduler_state: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.key.name, "signature": self.key.signature, "state": self.state, "job_id": self.job_id,
+                "scheduler_state": self.scheduler_state, "stdout": self.stdout, "stderr": self.stderr,
+                "detail": self.detail}
+
+
+_PENDING = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "RESV_DEL_HOLD", "POWER_UP_NODE"}
+_RUNNING = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING", "SUSPENDED", "STOPPED"}
+
+
+def _run(cmd: list[str]) -> str | None:
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return p.stdout if p.returncode == 0 else None
+
+
+def slurm_states(job_ids: Iterable[str]) -> dict[str, str]:
+    """Scheduler state per job id ('123' or array task '123_4'): squeue for live jobs (one line per array
+    task), scontrol for recently finished ones, then sacct (when accounting is on). Ids the scheduler no longer
+    knows are absent."""
+    ids = {str(j) for j in job_ids if j}
+    if not ids or not shutil.which("squeue"):
+        return {}
+    states: dict[str, str] = {}
+    out = _run(["squeue", "-h", "-r", "-o", "%i|%T"])
+    for line in (out or "").splitlines():
+        jid, _, st = line.strip().partition("|")
+        if jid in ids:
+            states[jid] = st.strip()
+    rest = ids - set(states)
+    if rest and shutil.which("scontrol"):  # finished jobs stay here for MinJobAge, accounting or not
+        out = _run(["scontrol", "-o", "show", "job"])
+        for line in (out or "").splitlines():
+            f = dict(tok.split("=", 1) for tok in line.split() if "=" in tok)
+            jid = f.get("JobId", "")
+            if f.get("ArrayJobId") and f.get("ArrayTaskId", "").isdigit():
+                jid = f"{f['ArrayJobId']}_{f['ArrayTaskId']}"
+            if jid in rest and "JobState" in f:
+                states[jid] = f["JobState"]
+    rest = ids - set(states)
+    if rest and shutil.which("sacct"):
+        bases = sorted({j.split("_")[0] for j in rest})
+        out = _run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(bases)])
+        for line in (out or "").splitlines():
+            jid, _, st = line.strip().partition("|")
+            if jid in rest:
+                states[jid] = st.split()[0] if st else "UNKNOWN"  # "CANCELLED by 0" -> CANCELLED
+    return states
+
+
+def _local_state(rec: dict) -> tuple[str, str]:
+    """(state, detail) of a LocalExecutor job from its result pickle and its process."""
+    jid = str(rec.get("job_id"))
+    folder = Path(rec.get("folder") or ".")
+    result = folder / f"{jid}_0_result.pkl"
+    if result.exists():
+        try:
+            with open(result, "rb") as f:
+                outcome = pickle.load(f)
+            if outcome[0] == "error":
+                return "failed", str(outcome[1]).strip().splitlines()[-1][:300]
+        except Exception as e:  # noqa: BLE001 - a broken pickle is a failed job, not a crash of `status`
+            return "failed", f"unreadable result pickle {result}: {e}"
+        return "failed", "job finished but its result is not in the store"
+    cmdline = Path(f"/proc/{jid}/cmdline")
+    try:
+        if jid.isdigit() and "submitit" in cmdline.read_bytes().decode(errors="replace"):
+            return "running", ""
+    except OSError:
+        pass
+    return "failed", "process gone without a result"
+
+
+def run_status(keys: Iterable[RunKey], store: ResultStore | None = None,
+               folder: str | os.PathLike | None = None) -> list[RunStatus]:
+    """done / running / pending / failed / missing for each key, with job ids and log paths from the job
+    records under ``folder`` (default: every grid folder under ``<store>/../submitit``)."""
+    store = store or ResultStore()
+    keys = list(keys)
+    records = read_records(folder if folder is not None else store.root.parent / "submitit")
+    slurm_ids = [records[k.signature]["job_id"] for k in keys
+                 if k.signature in records and records[k.signature].get("executor") == "slurm"]
+    sched = slurm_states(slurm_ids) if slurm_ids else {}
+    out = []
+    for k in keys:
+        rec = records.get(k.signature)
+        jid = rec.get("job_id") if rec else None
+        logs = {"stdout": rec.get("stdout"), "stderr": rec.get("stderr")} if rec else {}
+        if store.is_done(k):
+            out.append(RunStatus(k, "done", jid, sched.get(str(jid)) if jid else None, **logs))
+            continue
+        failure = store.failure(k)
+        fail_detail = ""
+        if failure:
+            fail_detail = (str(failure.get("error", "")).strip().splitlines() or [""])[-1][:300]
+        if rec is None:
+            out.append(RunStatus(k, "failed" if failure else "missing", detail=fail_detail))
+            continue
+        if rec.get("executor") == "local":
+            state, detail = _local_state(rec)
+            out.append(RunStatus(k, state, jid, None, detail=fail_detail or detail, **logs))
+            continue
+        st = sched.get(str(jid))
+        if st in _PENDING:
+            out.append(RunStatus(k, "pending", jid, st, detail=fail_detail, **logs))
+        elif st in _RUNNING:
+            out.append(RunStatus(k, "running", jid, st, **logs))
+        elif st is not None:
+            detail = fail_detail or (f"job {st.lower()} without a result in the store")
+            out.append(RunStatus(k, "failed", jid, st, detail=detail, **logs))
+        elif failure:
+            out.append(RunStatus(k, "failed", jid, None, detail=fail_detail, **logs))
+        else:
+            out.append(RunStatus(k, "missing", jid, None, detail=f"scheduler no longer knows job {jid}; no result",
+                                 **logs))
+    return out
+
+
+def summarize(statuses: Iterable[RunStatus]) -> dict[str, int]:
+    counts = {s: 0 for s in STATES}
+    for st in statuses:
+        counts[st.state] += 1
+    return counts
