@@ -75,7 +75,7 @@ def test_unsupported_option_is_a_clear_error(other_golden, tmp_path, capsys):
     for f in other_golden.iterdir():
         (bad / f.name).write_bytes(f.read_bytes())
     cfg = json.loads((bad / "config.json").read_text())
-    cfg["constructor_kwargs"]["finetune"]["lg_no_third"] = True
+    cfg["constructor_kwargs"]["finetune"]["lg_attn_param_sharing_all"] = True
     (bad / "config.json").write_text(json.dumps(cfg))
     assert main([str(bad)]) == 1
-    assert "lg_no_third" in capsys.readouterr().err
+    assert "lg_attn_param_sharing_all" in capsys.readouterr().err

@@ -103,3 +103,23 @@ def test_config_validation_names_the_problem():
         AVFConfig(video_region=(3, 5, 10))
     with pytest.raises(ValueError, match="taps"):
         AVFConfig(depth=4, depth_audio=4, taps=(1, 2, 9))
+
+
+@pytest.mark.parametrize("override", [dict(lg_second=False), dict(lg_third=False), dict(lg_fourth=False),
+                                      dict(iavcl_hafe=False), dict(fusion_depth=1)])
+def test_ablation_switches_build_and_train_every_weight(override):
+    """Ablations used by the grids: each builds, runs, and leaves no weight without a gradient."""
+    full = zoo.count_params(zoo.create_model("avfmae-tiny"))
+    model = zoo.create_model("avfmae-tiny", num_classes=3, **override).train()
+    assert zoo.count_params(model) < full
+    v, a = _batch(1)
+    model(v, a).sum().backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None] == []
+
+
+def test_refinement_ablation_keeps_global_vector_fixed():
+    model = zoo.create_model("avfmae-tiny", iavcl_refine=False).eval()
+    with torch.no_grad():
+        out = model.forward_all(*_batch(1))
+    first = out.fusion.units[0][2]
+    assert all(torch.equal(first, u[2]) for u in out.fusion.units)

@@ -28,9 +28,15 @@ class AVFConfig:
     mlp_ratio: float = 4.0
     video_region: tuple[int, int, int] = (2, 5, 10)   # (t, h, w) tokens per region -> 8 regions
     audio_region: tuple[int, int] = (4, 4)            # (time, freq) tokens per region -> 8 regions
+    # LG block ablations (the official lg_no_second / lg_no_third switches, plus the AVF-MAE++ fourth attention)
+    lg_second: bool = True      # region tokens attend to each other
+    lg_third: bool = True       # local tokens attend to the region tokens (global -> local)
+    lg_fourth: bool = True      # region tokens attend to all local tokens (local -> global, the holistic view)
     # IAVCL
     fusion_depth: int = 2
     fusion_heads: int = 8
+    iavcl_refine: bool = True   # ablation: False drops the ER refinement (F stays the projected F0)
+    iavcl_hafe: bool = True     # ablation: False drops the HAFE layer (output = the last DiER unit's tokens)
     # fine-tune head
     num_classes: int = 11
     drop_path_rate: float = 0.1
@@ -134,8 +140,6 @@ _UNSUPPORTED = {
     "lg_third_attn_type": "cross",
     "lg_attn_param_sharing_first_third": False,
     "lg_attn_param_sharing_all": False,
-    "lg_no_second": False,
-    "lg_no_third": False,
     "use_learnable_pos_emb": False,
     "init_values": 0.0,
     "qkv_bias": True,
@@ -158,6 +162,11 @@ def from_official_kwargs(pretrain: dict | None = None, finetune: dict | None = N
         if "1e-06" not in norm:
             raise ValueError(f"norm_layer {norm} is not supported (LayerNorm eps 1e-6 only)")
     cfg: dict = {}
+    for kwargs in (pretrain or {}, finetune or {}):
+        if "lg_no_second" in kwargs:
+            cfg["lg_second"] = not kwargs["lg_no_second"]
+        if "lg_no_third" in kwargs:
+            cfg["lg_third"] = not kwargs["lg_no_third"]
     if finetune:
         f = finetune
         cfg.update(
@@ -209,8 +218,10 @@ def to_official_kwargs(cfg: AVFConfig) -> dict:
                   init_values=0.0, use_learnable_pos_emb=False, tubelet_size=cfg.tubelet_size,
                   img_size_audio=list(cfg.audio_size), patch_size_audio=cfg.audio_patch_size,
                   attn_type="local_global", lg_region_size=list(cfg.video_region),
-                  lg_region_size_audio=list(cfg.audio_region), **{k: v for k, v in _UNSUPPORTED.items()
-                                                                 if k.startswith("lg_")})
+                  lg_region_size_audio=list(cfg.audio_region), lg_no_second=not cfg.lg_second,
+                  lg_no_third=not cfg.lg_third, **{k: v for k, v in _UNSUPPORTED.items() if k.startswith("lg_")})
+    if not (cfg.lg_fourth and cfg.iavcl_refine and cfg.iavcl_hafe):
+        raise ValueError("the official constructors have no switch for lg_fourth/iavcl_refine/iavcl_hafe ablations")
     pretrain = dict(common, encoder_in_chans=3, encoder_num_classes=0, encoder_embed_dim=cfg.embed_dim,
                     encoder_depth=cfg.depth, encoder_num_heads=cfg.num_heads,
                     decoder_num_classes=cfg.video_patch_dim, decoder_embed_dim=cfg.decoder_dim,

@@ -16,12 +16,18 @@ _ACTIVATIONS = {None: nn.Identity, "sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh
 
 
 def build_encoders(cfg: AVFConfig, drop_path_rate: float) -> tuple[LGEncoder, LGEncoder]:
+    steps = (cfg.lg_second, cfg.lg_third, cfg.lg_fourth)
     video = LGEncoder(VideoPatchEmbed(cfg.patch_size, cfg.tubelet_size, cfg.embed_dim), cfg.video_grid,
                       cfg.video_region, cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.mlp_ratio, drop_path_rate,
-                      time_chunks=True)
+                      time_chunks=True, steps=steps)
     audio = LGEncoder(AudioPatchEmbed(cfg.audio_patch_size, cfg.embed_dim), cfg.audio_grid, cfg.audio_region,
-                      cfg.embed_dim, cfg.depth_audio, cfg.num_heads, cfg.mlp_ratio, drop_path_rate)
+                      cfg.embed_dim, cfg.depth_audio, cfg.num_heads, cfg.mlp_ratio, drop_path_rate, steps=steps)
     return video, audio
+
+
+def build_fusion(cfg: AVFConfig, drop_path_rate: float, pretrain_key_order: bool = False) -> IAVCL:
+    return IAVCL(cfg.embed_dim, cfg.fusion_depth, cfg.fusion_heads, cfg.mlp_ratio, drop_path_rate,
+                 pretrain_key_order=pretrain_key_order, refine=cfg.iavcl_refine, hafe=cfg.iavcl_hafe)
 
 
 @dataclass
@@ -43,8 +49,7 @@ class AVFMAEClassifier(nn.Module):
         self.layer_weights_video = nn.Parameter(torch.full((cfg.depth,), 1.0 / cfg.depth))
         self.layer_weights_audio = nn.Parameter(torch.full((cfg.depth_audio,), 1.0 / cfg.depth_audio))
         self.encoder, self.encoder_audio = build_encoders(cfg, cfg.drop_path_rate)
-        self.encoder_fusion = IAVCL(cfg.embed_dim, cfg.fusion_depth, cfg.fusion_heads, cfg.mlp_ratio,
-                                    cfg.drop_path_rate)
+        self.encoder_fusion = build_fusion(cfg, cfg.drop_path_rate)
         self.apply(init_mae_)
         self.fc_norm = layer_norm(2 * cfg.embed_dim)
         self.head = nn.Linear(2 * cfg.embed_dim, cfg.num_classes) if cfg.num_classes > 0 else nn.Identity()

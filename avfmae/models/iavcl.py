@@ -99,16 +99,22 @@ class IAVCLOutput:
 
 class IAVCL(nn.Module):
     def __init__(self, dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0, drop_path_rate: float = 0.0,
-                 pretrain_key_order: bool = False):
+                 pretrain_key_order: bool = False, refine: bool = True, hafe: bool = True):
         """`pretrain_key_order` only changes where `norm`/`norm_audio` sit in the state dict's key order, to
-        list keys exactly as the official pre-train class does (its fine-tune twin registers them later)."""
+        list keys exactly as the official pre-train class does (its fine-tune twin registers them later).
+        `refine=False` / `hafe=False` are ablations: no ER update of the global vector (it stays the projected
+        F0) / no HAFE layer (the output is the last DiER unit's tokens)."""
         super().__init__()
+        self.refine, self.hafe = refine, hafe
+        self.hafe_drop_path = drop_path(0.5 * drop_path_rate)
         hidden = int(dim * mlp_ratio)
         self.blocks = nn.ModuleList(DenseInteraction(dim, num_heads, mlp_ratio, r)
                                     for r in linear_ramp(drop_path_rate, depth))
-        if pretrain_key_order:
+        if pretrain_key_order and hafe:
             self.norm, self.norm_audio = layer_norm(dim), layer_norm(dim)
         self.Iterative_Refinement_Module = Refinement(dim)
+        if not hafe:  # ablation: the HAFE layer's weights are not created
+            return
         self.cross_attn = CrossAttention(dim, num_heads)
         self.cross_norm_1 = layer_norm(dim)
         self.cross_norm_2 = layer_norm(dim)
@@ -125,7 +131,6 @@ class IAVCL(nn.Module):
         self.norm_att_a_IR = layer_norm(dim)
         self.mlp_att_video_IR = Mlp(dim, hidden)
         self.mlp_att_audio_IR = Mlp(dim, hidden)
-        self.hafe_drop_path = drop_path(0.5 * drop_path_rate)
 
     def _stage_fusion(self, stages: list, attn, norm, mlp_norm, mlp, select) -> torch.Tensor:
         b, n, c = stages[0].shape
@@ -138,12 +143,18 @@ class IAVCL(nn.Module):
 
     def forward(self, v: torch.Tensor, a: torch.Tensor, overall: torch.Tensor) -> IAVCLOutput:
         units, vs, as_ = [], [], []
+        er = self.Iterative_Refinement_Module
         for blk in self.blocks:
             v, a = blk(v, a)
-            overall = self.Iterative_Refinement_Module(overall, v, a)
+            if self.refine:
+                overall = er(overall, v, a)
+            elif overall.shape[-1] != v.shape[-1]:
+                overall = er.post_extract_proj(overall)
             units.append((v, a, overall))
             vs.append(v)
             as_.append(a)
+        if not self.hafe:
+            return IAVCLOutput(v, a, overall, units)
         dp = self.hafe_drop_path
         ov = self._stage_fusion(vs, self.vadaptiveinteraction, self.norm, self.norm_att_v, self.mlp_att_v,
                                 self.vselectfusion)

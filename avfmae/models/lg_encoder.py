@@ -26,19 +26,30 @@ from .layers import CrossAttention, Mlp, drop_path, layer_norm, linear_ramp, sin
 
 
 class LGBlock(nn.Module):
+    """`second`/`third`/`fourth` switch steps 2-4 off for ablations (their weights are then not created)."""
+
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, drop_path_rate: float = 0.0,
-                 attn_drop: float = 0.0, drop: float = 0.0):
+                 attn_drop: float = 0.0, drop: float = 0.0, second: bool = True, third: bool = True,
+                 fourth: bool = True):
         super().__init__()
+        self.steps = (second, third, fourth)
+
+        def attn():
+            return CrossAttention(dim, num_heads, attn_drop=attn_drop, proj_drop=drop)
+
         self.first_attn_norm0 = layer_norm(dim)
-        self.first_attn = CrossAttention(dim, num_heads, attn_drop=attn_drop, proj_drop=drop)
-        self.second_attn_norm0 = layer_norm(dim)
-        self.second_attn = CrossAttention(dim, num_heads, attn_drop=attn_drop, proj_drop=drop)
-        self.third_attn_norm0 = layer_norm(dim)
-        self.third_attn_norm1 = layer_norm(dim)
-        self.third_attn = CrossAttention(dim, num_heads, attn_drop=attn_drop, proj_drop=drop)
-        self.fourth_attn_norm0 = layer_norm(dim)
-        self.fourth_attn_norm1 = layer_norm(dim)
-        self.fourth_attn = CrossAttention(dim, num_heads, attn_drop=attn_drop, proj_drop=drop)
+        self.first_attn = attn()
+        if second:
+            self.second_attn_norm0 = layer_norm(dim)
+            self.second_attn = attn()
+        if third:
+            self.third_attn_norm0 = layer_norm(dim)
+            self.third_attn_norm1 = layer_norm(dim)
+            self.third_attn = attn()
+        if fourth:
+            self.fourth_attn_norm0 = layer_norm(dim)
+            self.fourth_attn_norm1 = layer_norm(dim)
+            self.fourth_attn = attn()
         self.drop_path = drop_path(drop_path_rate)
         self.norm2 = layer_norm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
@@ -51,9 +62,13 @@ class LGBlock(nn.Module):
         x = x + dp(self.first_attn(self.first_attn_norm0(x)))
         region = x[:, 0].reshape(batch, regions, c)
         local = x[:, 1:].reshape(batch, regions * (n - 1), c)
-        region = region + dp(self.second_attn(self.second_attn_norm0(region)))
-        local = local + dp(self.third_attn(self.third_attn_norm0(local), self.third_attn_norm1(region)))
-        region = region + dp(self.fourth_attn(self.fourth_attn_norm0(region), self.fourth_attn_norm1(local)))
+        second, third, fourth = self.steps
+        if second:
+            region = region + dp(self.second_attn(self.second_attn_norm0(region)))
+        if third:
+            local = local + dp(self.third_attn(self.third_attn_norm0(local), self.third_attn_norm1(region)))
+        if fourth:
+            region = region + dp(self.fourth_attn(self.fourth_attn_norm0(region), self.fourth_attn_norm1(local)))
         x = torch.cat((region.reshape(br, 1, c), local.reshape(br, n - 1, c)), dim=1)
         return x + dp(self.mlp(self.norm2(x)))
 
@@ -66,7 +81,7 @@ class LGEncoder(nn.Module):
 
     def __init__(self, patch_embed: nn.Module, grid: tuple[int, ...], region: tuple[int, ...], dim: int,
                  depth: int, num_heads: int, mlp_ratio: float, drop_path_rate: float = 0.0,
-                 time_chunks: bool = False):
+                 time_chunks: bool = False, steps: tuple[bool, bool, bool] = (True, True, True)):
         super().__init__()
         self.grid, self.region = tuple(grid), tuple(region)
         self.time_chunks = time_chunks
@@ -80,7 +95,9 @@ class LGEncoder(nn.Module):
             num_tokens *= g
         self.register_buffer("pos_embed", sinusoid_table(num_tokens, dim), persistent=False)
         rates = linear_ramp(drop_path_rate, depth)
-        self.blocks = nn.ModuleList(LGBlock(dim, num_heads, mlp_ratio, rates[i]) for i in range(depth))
+        second, third, fourth = steps
+        self.blocks = nn.ModuleList(LGBlock(dim, num_heads, mlp_ratio, rates[i], second=second, third=third,
+                                            fourth=fourth) for i in range(depth))
         self.norm = layer_norm(dim)
         trunc_normal_(self.lg_region_tokens)
 

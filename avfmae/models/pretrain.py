@@ -8,8 +8,8 @@ from torch import nn
 
 from .config import AVFConfig
 from .decoder import Decoder
-from .finetune import build_encoders
-from .iavcl import IAVCL, IAVCLOutput
+from .finetune import build_encoders, build_fusion
+from .iavcl import IAVCLOutput
 from .layers import init_mae_, sinusoid_table, trunc_normal_
 from .losses import audio_target, contrastive_logits, masked_mse, symmetric_infonce, video_target
 
@@ -68,8 +68,7 @@ class AVFMAEPretrain(nn.Module):
         self.encoder_audio = encoder_audio
         self.decoder_audio = Decoder(d, cfg.decoder_depth, cfg.decoder_heads, cfg.audio_patch_dim, cfg.mlp_ratio)
         self.encoder_to_decoder_audio = nn.Linear(cfg.embed_dim, d, bias=False)
-        self.encoder_fusion = IAVCL(cfg.embed_dim, cfg.fusion_depth, cfg.fusion_heads, cfg.mlp_ratio, 0.0,
-                                    pretrain_key_order=True)
+        self.encoder_fusion = build_fusion(cfg, 0.0, pretrain_key_order=True)
         self.register_buffer("pos_embed", sinusoid_table(cfg.num_video_tokens, d), persistent=False)
         self.register_buffer("pos_embed_audio", sinusoid_table(cfg.num_audio_tokens, d), persistent=False)
         self.apply(init_mae_)
