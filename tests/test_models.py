@@ -106,7 +106,7 @@ def test_config_validation_names_the_problem():
 
 
 @pytest.mark.parametrize("override", [dict(lg_second=False), dict(lg_third=False), dict(lg_fourth=False),
-                                      dict(iavcl_hafe=False), dict(fusion_depth=1)])
+                                      dict(iavcl_stage_fusion=False), dict(fusion_depth=1)])
 def test_ablation_switches_build_and_train_every_weight(override):
     """Ablations used by the grids: each builds, runs, and leaves no weight without a gradient."""
     full = zoo.count_params(zoo.create_model("avfmae-tiny"))

@@ -36,7 +36,7 @@ class AVFConfig:
     fusion_depth: int = 2
     fusion_heads: int = 8
     iavcl_refine: bool = True   # ablation: False drops the ER refinement (F stays the projected F0)
-    iavcl_hafe: bool = True     # ablation: False drops the HAFE layer (output = the last DiER unit's tokens)
+    iavcl_stage_fusion: bool = True  # ablation: False drops HAFE's fusion across the K unit outputs
     # fine-tune head
     num_classes: int = 11
     drop_path_rate: float = 0.1
@@ -220,8 +220,8 @@ def to_official_kwargs(cfg: AVFConfig) -> dict:
                   attn_type="local_global", lg_region_size=list(cfg.video_region),
                   lg_region_size_audio=list(cfg.audio_region), lg_no_second=not cfg.lg_second,
                   lg_no_third=not cfg.lg_third, **{k: v for k, v in _UNSUPPORTED.items() if k.startswith("lg_")})
-    if not (cfg.lg_fourth and cfg.iavcl_refine and cfg.iavcl_hafe):
-        raise ValueError("the official constructors have no switch for lg_fourth/iavcl_refine/iavcl_hafe ablations")
+    if not (cfg.lg_fourth and cfg.iavcl_refine and cfg.iavcl_stage_fusion):
+        raise ValueError("the official constructors have no switch for lg_fourth/iavcl_refine/iavcl_stage_fusion ablations")
     pretrain = dict(common, encoder_in_chans=3, encoder_num_classes=0, encoder_embed_dim=cfg.embed_dim,
                     encoder_depth=cfg.depth, encoder_num_heads=cfg.num_heads,
                     decoder_num_classes=cfg.video_patch_dim, decoder_embed_dim=cfg.decoder_dim,

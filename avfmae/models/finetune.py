@@ -27,7 +27,7 @@ def build_encoders(cfg: AVFConfig, drop_path_rate: float) -> tuple[LGEncoder, LG
 
 def build_fusion(cfg: AVFConfig, drop_path_rate: float, pretrain_key_order: bool = False) -> IAVCL:
     return IAVCL(cfg.embed_dim, cfg.fusion_depth, cfg.fusion_heads, cfg.mlp_ratio, drop_path_rate,
-                 pretrain_key_order=pretrain_key_order, refine=cfg.iavcl_refine, hafe=cfg.iavcl_hafe)
+                 pretrain_key_order=pretrain_key_order, refine=cfg.iavcl_refine, stage_fusion=cfg.iavcl_stage_fusion)
 
 
 @dataclass

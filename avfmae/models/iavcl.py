@@ -99,38 +99,38 @@ class IAVCLOutput:
 
 class IAVCL(nn.Module):
     def __init__(self, dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0, drop_path_rate: float = 0.0,
-                 pretrain_key_order: bool = False, refine: bool = True, hafe: bool = True):
+                 pretrain_key_order: bool = False, refine: bool = True, stage_fusion: bool = True):
         """`pretrain_key_order` only changes where `norm`/`norm_audio` sit in the state dict's key order, to
         list keys exactly as the official pre-train class does (its fine-tune twin registers them later).
-        `refine=False` / `hafe=False` are ablations: no ER update of the global vector (it stays the projected
-        F0) / no HAFE layer (the output is the last DiER unit's tokens)."""
+        Ablations: `refine=False` keeps the global vector at the projected F0 (no ER update);
+        `stage_fusion=False` drops HAFE's attention and weighting across the K unit outputs (the last unit's
+        tokens go straight to the global injection; those weights are then not created)."""
         super().__init__()
-        self.refine, self.hafe = refine, hafe
-        self.hafe_drop_path = drop_path(0.5 * drop_path_rate)
+        self.refine, self.stage_fusion = refine, stage_fusion
         hidden = int(dim * mlp_ratio)
         self.blocks = nn.ModuleList(DenseInteraction(dim, num_heads, mlp_ratio, r)
                                     for r in linear_ramp(drop_path_rate, depth))
-        if pretrain_key_order and hafe:
+        if pretrain_key_order and stage_fusion:
             self.norm, self.norm_audio = layer_norm(dim), layer_norm(dim)
         self.Iterative_Refinement_Module = Refinement(dim)
-        if not hafe:  # ablation: the HAFE layer's weights are not created
-            return
         self.cross_attn = CrossAttention(dim, num_heads)
         self.cross_norm_1 = layer_norm(dim)
         self.cross_norm_2 = layer_norm(dim)
         self.cross_norm_3 = layer_norm(dim)
-        if not pretrain_key_order:
-            self.norm, self.norm_audio = layer_norm(dim), layer_norm(dim)
-        self.vadaptiveinteraction = Attention(dim, num_heads)
-        self.aadaptiveinteraction = Attention(dim, num_heads)
-        self.vselectfusion = nn.Linear(dim, 1)
-        self.aselectfusion = nn.Linear(dim, 1)
-        self.norm_att_v, self.mlp_att_v = layer_norm(dim), Mlp(dim, hidden)
-        self.norm_att_a, self.mlp_att_a = layer_norm(dim), Mlp(dim, hidden)
+        if stage_fusion:
+            if not pretrain_key_order:
+                self.norm, self.norm_audio = layer_norm(dim), layer_norm(dim)
+            self.vadaptiveinteraction = Attention(dim, num_heads)
+            self.aadaptiveinteraction = Attention(dim, num_heads)
+            self.vselectfusion = nn.Linear(dim, 1)
+            self.aselectfusion = nn.Linear(dim, 1)
+            self.norm_att_v, self.mlp_att_v = layer_norm(dim), Mlp(dim, hidden)
+            self.norm_att_a, self.mlp_att_a = layer_norm(dim), Mlp(dim, hidden)
         self.norm_att_v_IR = layer_norm(dim)
         self.norm_att_a_IR = layer_norm(dim)
         self.mlp_att_video_IR = Mlp(dim, hidden)
         self.mlp_att_audio_IR = Mlp(dim, hidden)
+        self.hafe_drop_path = drop_path(0.5 * drop_path_rate)
 
     def _stage_fusion(self, stages: list, attn, norm, mlp_norm, mlp, select) -> torch.Tensor:
         b, n, c = stages[0].shape
@@ -153,13 +153,14 @@ class IAVCL(nn.Module):
             units.append((v, a, overall))
             vs.append(v)
             as_.append(a)
-        if not self.hafe:
-            return IAVCLOutput(v, a, overall, units)
         dp = self.hafe_drop_path
-        ov = self._stage_fusion(vs, self.vadaptiveinteraction, self.norm, self.norm_att_v, self.mlp_att_v,
-                                self.vselectfusion)
-        oa = self._stage_fusion(as_, self.aadaptiveinteraction, self.norm_audio, self.norm_att_a, self.mlp_att_a,
-                                self.aselectfusion)
+        if self.stage_fusion:
+            ov = self._stage_fusion(vs, self.vadaptiveinteraction, self.norm, self.norm_att_v, self.mlp_att_v,
+                                    self.vselectfusion)
+            oa = self._stage_fusion(as_, self.aadaptiveinteraction, self.norm_audio, self.norm_att_a,
+                                    self.mlp_att_a, self.aselectfusion)
+        else:
+            ov, oa = v, a
         context = self.cross_norm_2(overall)
         ov = ov + dp(self.cross_attn(self.cross_norm_1(ov), context))
         oa = oa + dp(self.cross_attn(self.cross_norm_3(oa), context))
