@@ -62,14 +62,16 @@ def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source:
 
     - keys only a pre-train model has (decoders, projections, mask tokens) are dropped when loading into a
       fine-tune model; fine-tune-only keys (layer weights, fc_norm, head) keep their fresh init when absent;
-    - `reset_head`: a head of a different class count is dropped (stage 3 from a stage-2 model) instead of an error.
+    - `reset_head`: a head of a different class count (or any head, for a headless model) is dropped instead of
+      an error: stage 3 from a stage-2 model, or features for a linear probe.
     """
     own = model.state_dict()
     is_finetune = any(k.startswith(FINETUNE_ONLY_PREFIXES) for k in own)
     dropped = []
     state = dict(state)
     for key in list(state):
-        if key not in own and is_finetune and key.startswith(PRETRAIN_ONLY_PREFIXES):
+        if key not in own and ((is_finetune and key.startswith(PRETRAIN_ONLY_PREFIXES))
+                               or (reset_head and key.startswith(HEAD_PREFIXES))):
             state.pop(key)
             dropped.append(key)
     unexpected = [k for k in state if k not in own]
