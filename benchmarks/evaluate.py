@@ -17,8 +17,8 @@ from .protocols import get_protocol
 from .runkey import RunKey
 from .store import ResultStore
 
-# RunKey overrides that are not stage-3 config fields
-RUN_OPTIONS = ("weights", "limit", "preset", "stages")
+# RunKey overrides that are not stage-3 config fields (besides arch.* / stage1.* / stage2.*: see pipeline)
+RUN_OPTIONS = ("weights", "limit", "preset", "stages", "grid")
 
 
 def _limited_source(spec, fold: str, split: str, limit: int, work: Path) -> str:
@@ -30,14 +30,14 @@ def _limited_source(spec, fold: str, split: str, limit: int, work: Path) -> str:
     return f"{out}@{spec.path()}"
 
 
-def stage3_config(key: RunKey, work: Path):
+def stage3_config(key: RunKey, work: Path, model: str, init: str | None):
     from avfmae.train.config import apply_overrides, stage_config
+
+    from .pipeline import split_overrides
 
     spec = registry.get(key.dataset)
     proto = get_protocol(key.protocol)
     opts = key.overrides_dict
-    model, _, tag = key.model.partition(".")
-    init = tag or opts.get("weights")
     limit = int(opts.get("limit", 0) or 0)
 
     def source(split):
@@ -45,14 +45,14 @@ def stage3_config(key: RunKey, work: Path):
             return _limited_source(spec, key.fold, split, limit, work)
         return f"{spec.name}:{key.fold}:{split}"
 
-    fields = dict(model=model, init=(f"{model}.{init}" if tag else init), seed=key.seed,
+    fields = dict(model=model, init=init, seed=key.seed,
                   train=source("train"), test=source("test"), selection=proto.selection,
                   task="regression" if spec.regression else "classification", num_classes=spec.num_classes,
                   modalities=tuple(m for m in ("video", "audio") if m in spec.modalities))
     if spec.validation == "val" and spec.split_file(key.fold, "val").is_file() and proto.selection == "val":
         fields["val"] = source("val")
     cfg = stage_config("stage3", opts.get("preset", proto.preset), **fields)
-    extra = [f"{k}={v}" for k, v in sorted(opts.items()) if k not in RUN_OPTIONS]
+    extra = [f"{k}={v}" for k, v in sorted(split_overrides(opts)[3].items()) if k not in RUN_OPTIONS]
     return apply_overrides(cfg, extra) if extra else cfg
 
 
@@ -79,8 +79,11 @@ def evaluate_run(key: RunKey) -> dict:
         from .probe import run_probe
         pred = run_probe(key, work)
     else:
-        from avfmae.train.stage3 import run_stage3
-        cfg = stage3_config(key, work)
+        from avfmae.train import run_stage3
+
+        from .pipeline import starting_weights
+        model, init = starting_weights(key, store)
+        cfg = stage3_config(key, work, model, init)
         pred = run_stage3(cfg, work)
     test = pred["test"]
     scores, confusion = score(spec, test["clip_ids"], test["targets"], test["scores"])

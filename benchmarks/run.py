@@ -92,15 +92,15 @@ def main(argv=None) -> int:
     executor = resolve_executor(args.executor)
 
     model = args.model
-    if suite.name == "demo":
-        from .pipeline import ensure_demo_data, ensure_demo_weights
-        if not args.dry_run:
-            ensure_demo_data()
-            if "." not in model and args.weights is None and "stages" not in overrides:
-                model = ensure_demo_weights(model, limit=args.limit)
+    if suite.stages != "3" and args.weights is None and "." not in model:
+        overrides.setdefault("stages", suite.stages)
+    if suite.name == "demo" and not args.dry_run:
+        from .pipeline import ensure_demo_data
+        ensure_demo_data()
+    pipeline = str(overrides.get("stages", "3")) != "3"
     t0 = time.perf_counter()
     plan = make_plan(model, list(datasets), protocol, weights=args.weights, folds=args.folds, seeds=args.seeds,
-                     overrides=overrides, store=store)
+                     overrides=overrides, store=store, weights_id="pipeline" if pipeline else None)
     print_plan(plan, executor)
     print(f"(planned in {time.perf_counter() - t0:.2f} s)")
     if args.dry_run or not plan.todo:

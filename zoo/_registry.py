@@ -43,3 +43,23 @@ def list_models(pattern: str = "*", include_test_sizes: bool = True) -> list[str
     from . import models  # noqa: F401
     return sorted(n for n, s in _SPECS.items()
                   if fnmatch.fnmatch(n, pattern) and (include_test_sizes or not s.test_size))
+
+
+def derive(name: str, **arch_changes) -> str:
+    """Register (once) a variant of `name` with architecture changes, for ablations; returns its name.
+
+    The name is deterministic (`<name>~<hash of the changes>`), so every process of a run (a SLURM job, a
+    resumed run) that derives the same variant gets the same model, arch hash and weights tags."""
+    import hashlib
+    import json
+    from dataclasses import replace
+
+    if not arch_changes:
+        return name
+    base = get_spec(name)
+    digest = hashlib.sha256(json.dumps(arch_changes, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    derived = f"{name}~{digest}"
+    if derived not in _SPECS:
+        _SPECS[derived] = replace(base, name=derived, arch=base.arch.replace(**arch_changes),
+                                  description=f"{name} with {arch_changes}")
+    return derived

@@ -5,7 +5,7 @@ from avfmae.models import AVFConfig, AVFMAEClassifier, AVFMAEPretrain
 from avfmae.models.hicmae import HiCMAEClassifier, HiCMAEConfig, HiCMAEPretrain
 
 from ._registry import register_family, register_model
-from .spec import ModelSpec
+from .spec import InputContract, ModelSpec
 
 register_family("avfmae", AVFMAEClassifier, AVFMAEPretrain)
 register_family("hicmae", HiCMAEClassifier, HiCMAEPretrain)
@@ -45,4 +45,14 @@ register_model(ModelSpec(
     paper_params_m=81,
     description="HiCMAE base, the paper's main baseline: joint-attention encoders 10+10, 2 fusion layers",
     arch=HiCMAEConfig(),
+))
+register_model(ModelSpec(
+    name="avfmae-micro", family="avfmae", test_size=True,
+    description="CPU demo geometry: 8 x 64 px video, 128 x 64 fbank; width 64, 4 heads, 4+4 layers, every "
+                "AVF-MAE++ element (LG regions, IAVCL, skip decoders, dual masking, HCMCL)",
+    arch=AVFConfig(img_size=64, num_frames=8, audio_size=(128, 64), embed_dim=64, num_heads=4, depth=4,
+                   depth_audio=4, video_region=(2, 2, 4), audio_region=(4, 2), fusion_depth=2, fusion_heads=4,
+                   num_classes=6, decoder_dim=32, decoder_heads=2, decoder_depth=4, taps=(1, 2, 3),
+                   mask_ratio_video=0.75, mask_ratio_audio=0.75),
+    input=InputContract(num_frames=8, frame_stride=4, img_size=64, num_mel_bins=64, target_length=128),
 ))
