@@ -68,6 +68,11 @@ def score(spec, clip_ids, targets, scores) -> tuple[dict, list | None]:
     return out, confusion
 
 
+def _columns(p: dict) -> tuple:
+    """A prediction set (clips, targets, probs | outputs) -> (clip ids, targets, scores)."""
+    return p["clips"], p["targets"], p["probs"] if "probs" in p else p["outputs"]
+
+
 def evaluate_run(key: RunKey) -> dict:
     """Run one key to completion and return its result (the executor's job wrapper stores it)."""
     store = ResultStore()
@@ -85,15 +90,14 @@ def evaluate_run(key: RunKey) -> dict:
         model, init = starting_weights(key, store)
         cfg = stage3_config(key, work, model, init)
         pred = run_stage3(cfg, work)
-    test = pred["test"]
-    scores, confusion = score(spec, test["clip_ids"], test["targets"], test["scores"])
-    result = {"scores": scores, "confusion": confusion, "timings": {"total_s": time.time() - t0},
-              "selected_epoch": pred.get("selected_epoch"), "n_test": len(test["clip_ids"]),
+    preds = pred["predictions"]
+    scores, confusion = score(spec, *_columns(preds["selected"]))
+    result = {"scores": scores, "confusion": confusion, "timings": {"total_s": round(time.time() - t0, 2)},
+              "selected_epoch": pred.get("selected_epoch"), "n_test": len(preds["selected"]["clips"]),
               "protocol": {"name": proto.name, "version": proto.version, "selection": proto.selection,
                            "description": proto.description}}
-    if "last" in pred:
-        result["scores_last"], _ = score(spec, pred["last"]["clip_ids"], pred["last"]["targets"],
-                                         pred["last"]["scores"])
-    if "history" in pred:
-        result["history"] = pred["history"]
+    if "last" in preds and preds["last"] is not preds["selected"]:
+        result["scores_last"], _ = score(spec, *_columns(preds["last"]))
+    if pred.get("epochs"):
+        result["history"] = pred["epochs"]
     return result

@@ -84,15 +84,15 @@ def collect(store: ResultStore) -> tuple[list[Row], list]:
     rows: dict[tuple, Row] = {}
     for rec in results:
         k = rec["key"]
-        ident = (k["model"], k["weights_sha"], k["dataset"], k["dataset_revision"], k["protocol"],
-                 k["protocol_version"], tuple(tuple(x) for x in k.get("overrides", ())))
+        ident = (k.model, k.weights_sha, k.dataset, k.dataset_revision, k.protocol, k.protocol_version,
+                 tuple(k.overrides))
         try:
-            registry.get(k["dataset"])
+            registry.get(k.dataset)
         except KeyError:
-            problems.append(f"{rec.get('name')}: dataset {k['dataset']!r} is not registered; skipped")
+            problems.append(f"{rec.get('name')}: dataset {k.dataset!r} is not registered; skipped")
             continue
         row = rows.setdefault(ident, Row(*ident))
-        row.runs[(str(k["fold"]), int(k.get("seed", 0)))] = rec
+        row.runs[(str(k.fold), int(k.seed))] = rec
     return sorted(rows.values(), key=lambda r: (r.spec.task, r.dataset, r.model, r.protocol, r.overrides)), problems
 
 

@@ -71,4 +71,6 @@ def run_probe(key: RunKey, work: Path) -> dict:
         proba = head.predict_proba(test[1])
         scores = np.zeros((len(proba), spec.num_classes))
         scores[:, head.classes_] = proba
-    return {"test": {"clip_ids": test[0], "targets": test[2], "scores": scores}}
+    selected = {"clips": test[0], "targets": test[2].tolist(), "probs" if not spec.regression else "outputs":
+                np.asarray(scores).tolist()}
+    return {"predictions": {"selected": selected}}

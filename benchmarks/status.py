@@ -30,7 +30,7 @@ def _suite_keys(name: str, model: str | None, store: ResultStore, seeds) -> list
         if k.dataset in suite.datasets:
             keys[k.signature] = k
     for rec in store.iter_results():
-        k = RunKey.from_dict(rec["key"])
+        k = rec["key"]
         if k.dataset in suite.datasets:
             keys[k.signature] = k
     return sorted(keys.values(), key=lambda k: k.name)
