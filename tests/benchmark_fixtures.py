@@ -1,0 +1,23 @@
+"""A tiny prepared demo set and a fast override set, shared by the benchmark-suite tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+TINY_RUN = ["--set", "epochs=1", "--set", "stage1.epochs=1", "--set", "stage2.epochs=1", "--set", "batch_size=8",
+            "--set", "stage1.batch_size=8", "--set", "stage2.batch_size=8", "--set", "progress=false",
+            "--set", "stage1.progress=false", "--set", "stage2.progress=false"]
+
+
+def tiny_demo(root: Path) -> Path:
+    from benchmarks.datasets import synth
+
+    return synth.generate(root / "demo", subjects=3, clips_per_class=2, seconds=2.6, size=64, workers=1,
+                          progress=False)
+
+
+def use_env(monkeypatch, tmp: Path) -> dict:
+    env = {"AVF_DATA_ROOT": str(tmp / "data"), "AVF_ZOO_DIR": str(tmp / "zoo"),
+           "AVF_RESULTS_DIR": str(tmp / "runs" / "results")}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env

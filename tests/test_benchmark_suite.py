@@ -1,0 +1,76 @@
+"""benchmarks.run / grid / status / leaderboard on a tiny synthetic set, in process."""
+import json
+
+import pytest
+
+from benchmarks import leaderboard, run, status
+from benchmarks.gridspec import Grid
+from benchmarks.store import ResultStore
+from benchmark_fixtures import TINY_RUN, tiny_demo, use_env
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("suite")
+    mp = pytest.MonkeyPatch()
+    env = use_env(mp, tmp)
+    tiny_demo(tmp / "data")
+    yield tmp, env
+    mp.undo()
+
+
+def test_dry_run_lists_runs_and_absent_data(demo_env, capsys):
+    assert run.main(["--model", "avfmae-micro", "--suite", "all", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "absent: mafw-11" in out and "python -m benchmarks.data prepare mafw-11" in out
+    assert run.main(["--model", "avfmae-micro", "--suite", "demo", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "3 runs: 0 done, 0 failed before, 3 to run" in out
+
+
+@pytest.mark.slow
+def test_demo_suite_three_stages_store_and_leaderboard(demo_env, capsys):
+    tmp, _ = demo_env
+    args = ["--model", "avfmae-micro", "--suite", "demo", "--folds", "fold1", "--executor", "inline"] + TINY_RUN
+    assert run.main(args) == 0
+    store = ResultStore()
+    results = list(store.iter_results())
+    assert len(results) == 1
+    rec = results[0]
+    assert set(rec["scores"]) == {"uar", "war", "wf1"} and 0 <= rec["scores"]["uar"] <= 100
+    assert rec["key"].overrides_dict["stages"] == "1+2+3"
+    assert len(rec["confusion"]) == 6
+    # the pipeline exported and registered stage-1 and stage-2 weights
+    tags = json.loads((tmp / "zoo" / "tags.json").read_text())
+    assert any(".s1-" in t for t in tags) and any(".s2-" in t for t in tags)
+    # a second identical command runs nothing
+    capsys.readouterr()
+    assert run.main(args) == 0
+    assert "1 runs: 1 done" in capsys.readouterr().out
+    # leaderboards: built, and --check agrees; a hand edit is caught
+    out = leaderboard.default_out(store)
+    assert "Synthetic AV demo" in (out / "main.md").read_text()
+    assert "fold2, fold3" in (out / "coverage.md").read_text()
+    assert leaderboard.main(["check", "--out", str(out)]) == 0
+    (out / "main.md").write_text((out / "main.md").read_text() + "edited\n")
+    assert leaderboard.main(["check", "--out", str(out)]) == 1
+    assert status.main(["demo", "--all"]) == 0
+    assert "1 done" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_grid_plans_variants_and_runs_only_missing(demo_env, capsys):
+    grid = Grid(name="tiny", description="test grid", models=("avfmae-micro",), datasets=("demo",),
+                variants=({"stages": "3"}, {"stages": "3", "arch.fusion_depth": 1}), folds=("fold2",),
+                base={"preset": "cpu", "epochs": 1, "batch_size": 8, "progress": False})
+    plan = grid.plan()
+    assert len(plan.runs) == 2 and len(plan.todo) == 2
+    from benchmarks.evaluate import evaluate_run
+    from benchmarks.executors import submit_runs, wait
+    handles = submit_runs(evaluate_run, plan.todo, "inline")
+    wait(handles)
+    assert all(h.exception() is None for h in handles)
+    assert grid.plan().todo == []
+    files, _ = leaderboard.render(ResultStore())
+    table = files["ablations/tiny.md"]
+    assert "arch.fusion_depth=1" in table and "default" not in table.split("|---")[0]
