@@ -15,14 +15,14 @@ import argparse
 import dataclasses
 import sys
 
-from .gridspec import Grid, available, load  # noqa: F401  (Grid is what grid files build)
+from .gridspec import available, load
 from .plan import PlannedRun
 from .store import ResultStore
 
 
 def main(argv=None) -> int:
-    from .executors import resolve_executor, submit_runs, wait
-    from .run import print_plan, _rebuild
+    from .executors import resolve_executor, submit_runs
+    from .run import finish, print_plan
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.grid", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,12 +63,7 @@ def main(argv=None) -> int:
     if args.no_wait:
         print(f"submitted {len(handles)} runs; follow with: python -m benchmarks.status {grid.name}")
         return 0
-    wait(handles)
-    failed = [h for h in handles if h.exception() is not None]
-    for h in failed:
-        print(f"FAILED {h.key.name}: {h.exception()!r} (log: {h.stderr or 'inline'})", file=sys.stderr)
-    _rebuild(store)
-    return 1 if failed else 0
+    return finish(handles, store)
 
 
 def _print_variants(runs: list[PlannedRun]) -> None:

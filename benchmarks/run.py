@@ -116,6 +116,11 @@ def main(argv=None) -> int:
             print(f"submitted {h.key.dataset}/{h.key.fold}: job {h.job_id}, log {h.stdout}")
         print("follow with: python -m benchmarks.status", suite.name)
         return 0
+    return finish(handles, store)
+
+
+def finish(handles, store: ResultStore) -> int:
+    """Wait for every run, report the failures with their logs, rebuild the leaderboards; exit status."""
     wait(handles)
     failed = [h for h in handles if h.exception() is not None]
     for h in failed:

@@ -6,12 +6,13 @@ config.json and the parameter manifests) onto this config, so any official-forma
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
+
+from .geometry import TokenGeometry
 
 
 @dataclass(frozen=True)
-class AVFConfig:
+class AVFConfig(TokenGeometry):
     # video tokeniser: (B, 3, frames, img, img) -> (frames/tubelet) x (img/patch)^2 tokens
     img_size: int = 160
     patch_size: int = 16
@@ -74,23 +75,6 @@ class AVFConfig:
             raise ValueError(f"decoder depth {self.decoder_depth} needs {self.decoder_depth - 1} taps, got {self.taps}")
 
     # ---- derived geometry -------------------------------------------------------------------------------
-    @property
-    def video_grid(self) -> tuple[int, int, int]:
-        s = self.img_size // self.patch_size
-        return (self.num_frames // self.tubelet_size, s, s)
-
-    @property
-    def audio_grid(self) -> tuple[int, int]:
-        return (self.audio_size[0] // self.audio_patch_size, self.audio_size[1] // self.audio_patch_size)
-
-    @property
-    def num_video_tokens(self) -> int:
-        t, h, w = self.video_grid
-        return t * h * w
-
-    @property
-    def num_audio_tokens(self) -> int:
-        return self.audio_grid[0] * self.audio_grid[1]
 
     @property
     def num_regions_video(self) -> int:
@@ -103,28 +87,6 @@ class AVFConfig:
     @property
     def num_regions(self) -> int:
         return self.num_regions_video
-
-    @property
-    def video_patch_dim(self) -> int:
-        return 3 * self.tubelet_size * self.patch_size ** 2
-
-    @property
-    def audio_patch_dim(self) -> int:
-        return self.audio_patch_size ** 2
-
-    def replace(self, **changes) -> "AVFConfig":
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "AVFConfig":
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = set(d) - set(fields)
-        if unknown:
-            raise ValueError(f"unknown AVFConfig fields: {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 def _prod(values) -> int:

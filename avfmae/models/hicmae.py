@@ -15,7 +15,6 @@ official `state_dict` loads strictly. The sinusoid position tables are non-persi
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -23,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .decoder import Block, Decoder, SkipBlock
+from .geometry import TokenGeometry
 from .layers import drop_path, init_mae_, layer_norm, sinusoid_table
 from .losses import audio_target, contrastive_logits, symmetric_infonce, video_target
 from .tokenizers import AudioPatchEmbed, VideoPatchEmbed
@@ -32,7 +32,7 @@ from .tokenizers import AudioPatchEmbed, VideoPatchEmbed
 # configuration
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class HiCMAEConfig:
+class HiCMAEConfig(TokenGeometry):
     """Every architecture knob of the HiCMAE fine-tune and pre-train models. Defaults: hicmae-base (MAFW)."""
     # video tokeniser: (B, 3, frames, img, img) -> (frames/tubelet) x (img/patch)^2 tokens
     img_size: int = 160
@@ -88,50 +88,11 @@ class HiCMAEConfig:
             raise ValueError(f"head_activation {self.head_activation!r} not in {sorted(map(str, _ACTIVATIONS))}")
 
     # ---- derived geometry ----------------------------------------------------------------------------------
-    @property
-    def video_grid(self) -> tuple[int, int, int]:
-        s = self.img_size // self.patch_size
-        return (self.num_frames // self.tubelet_size, s, s)
-
-    @property
-    def audio_grid(self) -> tuple[int, int]:
-        return (self.audio_size[0] // self.audio_patch_size, self.audio_size[1] // self.audio_patch_size)
-
-    @property
-    def num_video_tokens(self) -> int:
-        t, h, w = self.video_grid
-        return t * h * w
-
-    @property
-    def num_audio_tokens(self) -> int:
-        return self.audio_grid[0] * self.audio_grid[1]
-
-    @property
-    def video_patch_dim(self) -> int:
-        return 3 * self.tubelet_size * self.patch_size ** 2
-
-    @property
-    def audio_patch_dim(self) -> int:
-        return self.audio_patch_size ** 2
 
     @property
     def feature_dim(self) -> int:
         """Width of the fine-tune feature: [video, audio, fused video, fused audio] pooled = 4C."""
         return 4 * self.embed_dim
-
-    def replace(self, **changes) -> "HiCMAEConfig":
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "HiCMAEConfig":
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - fields
-        if unknown:
-            raise ValueError(f"unknown HiCMAEConfig fields: {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 _ACTIVATIONS = {None: nn.Identity, "sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
