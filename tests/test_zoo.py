@@ -114,7 +114,9 @@ def test_unknown_weights_and_bad_hf_ids_explain_themselves():
 
 
 def test_hf_offline_without_cache_is_a_clear_error(monkeypatch, tmp_path):
+    import huggingface_hub.constants as hf_constants
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)   # read at import time, so patch it too
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
     with pytest.raises(FileNotFoundError, match="Hugging Face cache"):
         zoo.create_model("avfmae-tiny", weights="hf:Conna/AVF-MAE:checkpoint-99.pth")
