@@ -1,0 +1,32 @@
+"""Three-stage training of AVF-MAE++: pre-training, progressive semantic injection, targeted fine-tuning.
+
+    from avfmae.train import stage_config, run_stage1, run_stage2, run_stage3
+    cfg = stage_config("stage3", "cpu", model="avfmae-micro", train="demo:fold1:train", test="demo:fold1:test")
+    result = run_stage3(cfg, "runs/demo-s3")
+
+Command line: `python -m avfmae.train {stage1,stage2,stage3,demo} --model NAME [--preset P] [key=value ...]`.
+See docs/training.md.
+"""
+from . import micro
+from .config import CONFIGS, Stage1Config, Stage2Config, Stage3Config, apply_overrides, stage_config
+
+micro.ensure_registered()
+
+
+def run_stage1(cfg, work_dir):
+    from .stage1 import run_stage1 as run
+    return run(cfg, work_dir)
+
+
+def run_stage2(cfg, work_dir):
+    from .stage2 import run_stage2 as run
+    return run(cfg, work_dir)
+
+
+def run_stage3(cfg, work_dir):
+    from .stage3 import run_stage3 as run
+    return run(cfg, work_dir)
+
+
+__all__ = ["CONFIGS", "Stage1Config", "Stage2Config", "Stage3Config", "apply_overrides", "stage_config",
+           "run_stage1", "run_stage2", "run_stage3"]

@@ -1,0 +1,170 @@
+"""What the three stages share: run setup, the model's data contract, caches, evaluation, metrics, result files."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import zoo
+
+from . import micro
+from .data import (ClipSet, Entry, Layout, TrainAug, ViewCache, blank_modalities, eval_batches, preprocess_config,
+                   silent_fbank_value, view_plans)
+from .distributed import DistInfo, gather_objects, init_distributed
+from .optim import scaled_lr
+
+log = logging.getLogger("avfmae.train")
+
+
+@dataclass
+class Context:
+    cfg: object
+    info: DistInfo
+    spec: object
+    pcfg: object
+    work_dir: Path
+    cache_dir: Path
+    silent: float
+    layout: Layout
+
+    @property
+    def device(self) -> torch.device:
+        return self.info.device
+
+    def lr(self, base: float) -> float:
+        return scaled_lr(base, self.layout.global_batch)
+
+
+def setup(cfg, work_dir: str | os.PathLike) -> Context:
+    micro.ensure_registered()
+    info = init_distributed(cfg.device, cfg.threads)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    spec = zoo.get_spec(cfg.model)
+    pcfg = preprocess_config(spec)
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else work / "cache"
+    if info.is_main:
+        (work / "config.json").write_text(json.dumps({"stage": cfg.stage, **cfg.to_dict()}, indent=1, default=list))
+    layout = Layout(cfg.batch_size, cfg.accum_steps, info.world_size, info.rank)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed % (2 ** 32))
+    return Context(cfg, info, spec, pcfg, work, cache_dir, silent_fbank_value(pcfg), layout)
+
+
+def build_cache(ctx: Context, entries: list[Entry], kind: str, tag: str) -> ViewCache | None:
+    """The view cache of a set (built by rank 0, then read by every rank), or None when caching is off."""
+    cfg = ctx.cfg
+    if not cfg.cache:
+        return None
+    pc = view_plans(kind, ctx.pcfg, cfg.train_windows)
+    from .distributed import barrier
+    if ctx.info.is_main:
+        ViewCache.build(entries, pc, ctx.cache_dir, tag, cfg.num_workers, cfg.on_error, cfg.progress)
+    barrier(ctx.info)
+    return ViewCache.build(entries, pc, ctx.cache_dir, tag, 0, cfg.on_error, False)
+
+
+def eval_set(ctx: Context, entries: list[Entry], kind: str, tag: str) -> ClipSet:
+    """A "centre" (one view) or "test" (segments x crops) evaluation set."""
+    return ClipSet(entries, ctx.pcfg, kind, TrainAug(kind="none"), build_cache(ctx, entries, kind, tag),
+                   ctx.cfg.on_error)
+
+
+def to_device(ctx: Context, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    video = batch["video"].to(ctx.device, non_blocking=True)
+    audio = batch["audio"].to(ctx.device, non_blocking=True)
+    return blank_modalities(video, audio, ctx.cfg.modalities, ctx.silent)
+
+
+@torch.no_grad()
+def predict(ctx: Context, model: torch.nn.Module, ds: ClipSet, regression: bool = False, activation=None,
+            batch_size: int | None = None) -> dict:
+    """Per-clip outputs averaged over the views: class probabilities (softmax per view, then the mean) or
+    regression outputs. Every rank scores its share; all ranks get the gathered, ordered result."""
+    from .loop import amp_settings
+
+    was_training = model.training
+    model.eval()
+    dtype, _ = amp_settings(ctx.cfg.amp, ctx.device)
+    rows = []
+    bs = batch_size or ctx.cfg.batch_size
+    for batch in eval_batches(ds, bs, ctx.info.rank, ctx.info.world_size, ctx.cfg.num_workers):
+        video, audio = to_device(ctx, batch)
+        multi = video.dim() == 6
+        b = video.shape[0]
+        if multi:
+            v = video.shape[1]
+            video, audio = video.flatten(0, 1), audio.flatten(0, 1)
+        with torch.autocast(ctx.device.type, dtype=dtype, enabled=dtype is not None):
+            out = model(video, audio)
+        out = out.float()
+        if activation is not None:
+            out = activation(out)
+        scores = out if regression else torch.softmax(out, dim=-1)
+        if multi:
+            scores = scores.reshape(b, v, -1).mean(1)
+        for i in range(b):
+            t = batch["target"][i]
+            rows.append((int(batch["index"][i]), batch["clip"][i],
+                         t.tolist() if t.dim() else int(t), scores[i].cpu().tolist()))
+    if was_training:
+        model.train()
+    all_rows = sorted((r for part in gather_objects(ctx.info, rows) for r in part), key=lambda r: r[0])
+    key = "outputs" if regression else "probs"
+    return {"clips": [r[1] for r in all_rows], "targets": [r[2] for r in all_rows], key: [r[3] for r in all_rows]}
+
+
+# -------------------------------------------------------------------------------------------------------- metrics
+def uar(y_true, y_pred) -> float:
+    """Mean recall over the classes present in y_true, in percent."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    recalls = [float(np.mean(y_pred[y_true == c] == c)) for c in np.unique(y_true)]
+    return 100.0 * float(np.mean(recalls)) if recalls else float("nan")
+
+
+def war(y_true, y_pred) -> float:
+    return 100.0 * float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+
+
+def ccc(y_true, y_pred) -> np.ndarray:
+    """Lin's concordance correlation per column (population moments)."""
+    t = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
+    p = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
+    mt, mp = t.mean(0), p.mean(0)
+    vt, vp = t.var(0), p.var(0)
+    cov = ((t - mt) * (p - mp)).mean(0)
+    return 2 * cov / (vt + vp + (mt - mp) ** 2 + 1e-12)
+
+
+def scores(pred: dict, regression: bool) -> dict:
+    """uar/war (classification) or ccc (mean over targets, x100) / ccc_<k> / mse of a predict() result."""
+    if not pred["clips"]:
+        return {}
+    if regression:
+        c = ccc(pred["targets"], pred["outputs"])
+        mse = float(np.mean((np.asarray(pred["targets"], float) - np.asarray(pred["outputs"], float)) ** 2))
+        return {"ccc": 100.0 * float(c.mean()), **{f"ccc_{k}": 100.0 * float(v) for k, v in enumerate(c)},
+                "mse": mse}
+    y_pred = np.asarray(pred["probs"]).argmax(1)
+    return {"uar": uar(pred["targets"], y_pred), "war": war(pred["targets"], y_pred)}
+
+
+def write_json(ctx: Context, name: str, obj: dict) -> Path | None:
+    if not ctx.info.is_main:
+        return None
+    path = ctx.work_dir / name
+    tmp = path.with_name(f".{name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    os.replace(tmp, path)
+    return path
+
+
+__all__ = ["Context", "setup", "build_cache", "eval_set", "to_device", "predict", "uar", "war", "ccc", "scores",
+           "write_json"]

@@ -1,0 +1,87 @@
+"""AdamW with the official parameter groups: no weight decay for 1-D tensors, biases and a skip list; layer-wise lr
+decay for fine-tuning (spec 1.4 "Layer-decay grouping" and 2.2).
+
+Layer ids of the fine-tune model (num_layers = max(video depth, audio depth) + IAVCL depth, i.e. 12 / 14 / 17):
+    patch embeddings (video and audio)                     0
+    encoder block k (video and audio share ids)            k + 1
+    IAVCL Dense-Interaction block k (`encoder_fusion.blocks.k`)   max depth + k + 1
+    everything else (ER, HAFE, region tokens, encoder final LNs, layer weights, fc_norm, head, stage-2 heads)
+                                                           num_layers + 1 (scale 1)
+    scale = layer_decay ** (num_layers + 1 - id)
+Region tokens are 2-D and not in the skip list, so they get weight decay and the top scale, as in the official code.
+
+lr scaling: lr = blr * global_batch / 256 (and min_lr likewise), global_batch = per-process batch x accumulation x
+processes, as the official `total_batch_size = batch_size * update_freq * world_size`.
+"""
+from __future__ import annotations
+
+import re
+
+import torch
+
+NO_DECAY_NAMES = ("pos_embed", "pos_embed_audio", "mask_token", "mask_token_audio", "cls_token")
+
+
+def scaled_lr(blr: float, global_batch: int) -> float:
+    return blr * global_batch / 256.0
+
+
+def num_layers(model: torch.nn.Module) -> int:
+    cfg = model.cfg
+    return max(cfg.depth, cfg.depth_audio) + cfg.fusion_depth
+
+
+def layer_id(name: str, n_layers: int, max_depth: int) -> int:
+    """The official layer id of a fine-tune-model parameter (see the module docstring)."""
+    name = name.removeprefix("module.").removeprefix("backbone.")
+    if re.match(r"encoder(_audio)?\.patch_embed\.", name):
+        return 0
+    m = re.match(r"encoder(_audio)?\.blocks\.(\d+)\.", name)
+    if m:
+        return int(m.group(2)) + 1
+    m = re.match(r"encoder_fusion\.blocks\.(\d+)\.", name)
+    if m:
+        return max_depth + int(m.group(1)) + 1
+    return n_layers + 1
+
+
+def is_no_decay(name: str, param: torch.Tensor, skip: tuple = NO_DECAY_NAMES) -> bool:
+    base = name.split(".")[-1]
+    return param.ndim <= 1 or name.endswith(".bias") or base in skip or name in skip
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float, layer_decay: float = 1.0,
+                 named_params=None) -> list[dict]:
+    """Groups with keys params, weight_decay, lr_scale, names (for logging and tests). `named_params` defaults to
+    model.named_parameters(); parameters with requires_grad False are left out."""
+    named = list(named_params if named_params is not None else model.named_parameters())
+    use_ld = layer_decay != 1.0 and hasattr(model, "cfg")
+    if use_ld:
+        n_layers = num_layers(model)
+        max_depth = max(model.cfg.depth, model.cfg.depth_audio)
+    groups: dict[tuple, dict] = {}
+    for name, p in named:
+        if not p.requires_grad:
+            continue
+        no_decay = is_no_decay(name, p)
+        lid = layer_id(name, n_layers, max_depth) if use_ld else 0
+        scale = layer_decay ** (n_layers + 1 - lid) if use_ld else 1.0
+        key = (lid, no_decay)
+        g = groups.setdefault(key, {"params": [], "names": [], "weight_decay": 0.0 if no_decay else weight_decay,
+                                    "lr_scale": scale, "layer_id": lid})
+        g["params"].append(p)
+        g["names"].append(name)
+    return [groups[k] for k in sorted(groups)]
+
+
+def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, betas=(0.9, 0.999), eps: float = 1e-8,
+                    layer_decay: float = 1.0, named_params=None) -> torch.optim.AdamW:
+    groups = param_groups(model, weight_decay, layer_decay, named_params)
+    for g in groups:
+        g["lr"] = lr * g["lr_scale"]
+    return torch.optim.AdamW([{k: v for k, v in g.items() if k != "names"} for g in groups], lr=lr,
+                             betas=tuple(betas), eps=eps, weight_decay=weight_decay, foreach=True)
+
+
+__all__ = ["NO_DECAY_NAMES", "scaled_lr", "num_layers", "layer_id", "is_no_decay", "param_groups",
+           "build_optimizer"]
