@@ -227,6 +227,8 @@ def model_zoo() -> str:
 
     body = []
     for name in zoo.list_models():
+        if "~" in name:   # in-process ablation variants (zoo.derive), not part of the zoo
+            continue
         spec = zoo.get_spec(name)
         d = describe(spec)
         body.append([name, spec.family, f"{d['finetune_params']:,}", f"{d['pretrain_params']:,}",

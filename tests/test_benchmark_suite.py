@@ -74,3 +74,10 @@ def test_grid_plans_variants_and_runs_only_missing(demo_env, capsys):
     files, _ = leaderboard.render(ResultStore())
     table = files["ablations/tiny.md"]
     assert "arch.fusion_depth=1" in table and "default" not in table.split("|---")[0]
+
+
+def test_published_leaderboards_match_the_committed_store():
+    """leaderboards/ is generated from results/: committed markdown must equal what the store generates."""
+    from pathlib import Path
+    repo = Path(__file__).resolve().parent.parent
+    assert leaderboard.main(["check", "--results", str(repo / "results"), "--out", str(repo / "leaderboards")]) == 0
