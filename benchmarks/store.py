@@ -25,11 +25,12 @@ import socket
 import subprocess
 import sys
 import traceback
-import uuid
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
+
+from avfmae.atomic import atomic_write
 
 from .runkey import RunKey, _safe
 
@@ -123,26 +124,8 @@ def _now() -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Unique temp file beside ``path`` + fsync + os.replace + fsync of the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+    """Write text atomically (see avfmae.atomic): a reader never sees half a result."""
+    atomic_write(path, lambda f: f.write(text), binary=False)
 
 
 # ----------------------------------------------------------------------------------------------- the store
