@@ -28,7 +28,6 @@ def test_dry_run_lists_runs_and_absent_data(demo_env, capsys):
     assert "3 runs: 0 done, 0 failed before, 3 to run" in out
 
 
-@pytest.mark.slow
 def test_demo_suite_three_stages_store_and_leaderboard(demo_env, capsys):
     tmp, _ = demo_env
     args = ["--model", "avfmae-micro", "--suite", "demo", "--folds", "fold1", "--executor", "inline"] + TINY_RUN
@@ -58,7 +57,6 @@ def test_demo_suite_three_stages_store_and_leaderboard(demo_env, capsys):
     assert "1 done" in capsys.readouterr().out
 
 
-@pytest.mark.slow
 def test_grid_plans_variants_and_runs_only_missing(demo_env, capsys):
     grid = Grid(name="tiny", description="test grid", models=("avfmae-micro",), datasets=("demo",),
                 variants=({"stages": "3"}, {"stages": "3", "arch.fusion_depth": 1}), folds=("fold2",),

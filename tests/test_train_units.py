@@ -126,7 +126,6 @@ def test_atomic_save_and_rng_round_trip(tmp_path):
     torch.manual_seed(3)
     state = rng_state()
     a = (random.random(), np.random.rand(), torch.rand(1).item())
-    from avfmae.train.checkpoint import _numpy_state_plain, load_checkpoint  # noqa: F401
     set_rng_state(state)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == a
     path = atomic_save({"x": torch.ones(2)}, tmp_path / "c.pt")

@@ -40,7 +40,7 @@ from avfmae.data import audio as A
 from avfmae.data import video as V
 from avfmae.data.errors import ClipError
 from avfmae.data.manifest import ClipRecord, ManifestError, read_manifest, resolve
-from avfmae.data.views import PreprocessConfig, make_views, plan_test_views, plan_view
+from avfmae.data.views import PreprocessConfig, make_views, plan_view
 
 log = logging.getLogger("avfmae.train")
 

@@ -33,7 +33,7 @@ VALENCE_MAP = "0,0,1,1,2,2"        # demo label = 2 * valence + arousal
 EXTRA = dict(seed=1, subjects=24, clips_per_class=1)
 
 # epochs per run: (stage 1, stage 2, stage 3)
-FULL = dict(s1=12, s2=10, s3=8)
+FULL = dict(s1=6, s2=8, s3=10)
 QUICK = dict(s1=1, s2=1, s3=1)
 
 
