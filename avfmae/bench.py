@@ -21,6 +21,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import zoo
+from avfmae.models.masking import torch_dual_masks
+from avfmae.train.stage1 import mask_generator
 
 
 def _sync(device: torch.device) -> None:
@@ -60,20 +62,13 @@ def _peak_memory(device: torch.device) -> str:
     return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (process peak RSS)"
 
 
-def random_masks(cfg, batch: int, device, generator: torch.Generator):
-    """Masks with the scripts' visible counts (tube video, random audio) for timing; not the official RNG."""
-    t, h, w = cfg.video_grid
-    keep_sp = round(h * w * (1 - cfg.mask_ratio_video))
-    keep_a = round(cfg.num_audio_tokens * (1 - cfg.mask_ratio_audio))
-
-    def ranks(n):
-        return torch.stack([torch.randperm(n, generator=generator) for _ in range(batch)])
-
-    enc_v = (ranks(h * w) >= keep_sp).repeat(1, t)
-    dec_v = ranks(t * h * w) >= round(t * h * w * (1 - cfg.decoder_mask_ratio_video))
-    enc_a = ranks(cfg.num_audio_tokens) >= keep_a
-    dec_a = ranks(cfg.num_audio_tokens) >= round(cfg.num_audio_tokens * (1 - cfg.decoder_mask_ratio_audio))
-    return [m.to(device) for m in (enc_v, dec_v, enc_a, dec_a)]
+def _measure(step, batch: int, peak: float, device, warmup: int, iters: int) -> dict:
+    """FLOPs of one call (counted once), median time over `iters`, and what follows from them."""
+    flops = _count_flops(step)
+    t = _time(step, device, warmup, iters)
+    return {"batch": batch, "clips_per_s": batch / t, "gflop_per_clip": flops / batch / 1e9,
+            "tflops": flops / t / 1e12, "fraction_of_matmul_peak": flops / t / peak,
+            "peak_memory": _peak_memory(device)}
 
 
 def run(model_name: str, device: torch.device, ft_batch: int, pt_batch: int, warmup: int, iters: int,
@@ -95,11 +90,7 @@ def run(model_name: str, device: torch.device, ft_batch: int, pt_batch: int, war
         with torch.no_grad(), autocast:
             ft(video, audio)
 
-    flops = _count_flops(ft_step)
-    t = _time(ft_step, device, warmup, iters)
-    results["finetune_forward"] = {"batch": ft_batch, "clips_per_s": ft_batch / t, "gflop_per_clip": flops / ft_batch / 1e9,
-                                   "tflops": flops / t / 1e12, "fraction_of_matmul_peak": flops / t / peak,
-                                   "peak_memory": _peak_memory(device)}
+    results["finetune_forward"] = _measure(ft_step, ft_batch, peak, device, warmup, iters)
     del ft
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -108,8 +99,9 @@ def run(model_name: str, device: torch.device, ft_batch: int, pt_batch: int, war
     opt = torch.optim.AdamW(pt.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05)
     video = torch.randn(pt_batch, 3, cfg.num_frames, cfg.img_size, cfg.img_size, generator=g).to(device)
     audio = torch.randn(pt_batch, 1, *cfg.audio_size, generator=g).to(device)
-    masks = random_masks(cfg, pt_batch, device, g)
-    args = (video, masks[0], masks[1], audio, masks[2], masks[3])
+    m = torch_dual_masks(pt_batch, g, cfg=mask_generator(cfg))   # the scripts' ratios, torch RNG
+    args = (video, m["mask_video_encoder"].to(device), m["mask_video_decoder"].to(device), audio,
+            m["mask_audio_encoder"].to(device), m["mask_audio_decoder"].to(device))
 
     def pt_step():
         with autocast:
@@ -119,11 +111,7 @@ def run(model_name: str, device: torch.device, ft_batch: int, pt_batch: int, war
         loss.backward()
         opt.step()
 
-    flops = _count_flops(pt_step)
-    t = _time(pt_step, device, warmup, iters)
-    results["pretrain_step"] = {"batch": pt_batch, "clips_per_s": pt_batch / t, "gflop_per_clip": flops / pt_batch / 1e9,
-                                "tflops": flops / t / 1e12, "fraction_of_matmul_peak": flops / t / peak,
-                                "peak_memory": _peak_memory(device)}
+    results["pretrain_step"] = _measure(pt_step, pt_batch, peak, device, warmup, iters)
     return results
 
 
