@@ -57,10 +57,7 @@ class AVFConfig(TokenGeometry):
     decoder_mask_ratio_audio: float = 0.5
 
     def __post_init__(self):
-        if self.embed_dim % self.num_heads or self.embed_dim % self.fusion_heads:
-            raise ValueError("embed_dim must be divisible by num_heads and fusion_heads")
-        if self.decoder_dim % self.decoder_heads:
-            raise ValueError("decoder_dim must be divisible by decoder_heads")
+        self.check_shared()
         for name, grid, region in (("video", self.video_grid, self.video_region),
                                    ("audio", self.audio_grid, self.audio_region)):
             if any(g % r for g, r in zip(grid, region)):
@@ -68,9 +65,6 @@ class AVFConfig(TokenGeometry):
         if self.num_regions_video != self.num_regions_audio:
             raise ValueError(f"video has {self.num_regions_video} regions, audio {self.num_regions_audio}: "
                              "the IAVCL needs the same number of region tokens per modality")
-        depth_min = min(self.depth, self.depth_audio)
-        if any(not 0 <= t < depth_min for t in self.taps):
-            raise ValueError(f"taps {self.taps} must be encoder layers below {depth_min}")
         if self.decoder_depth - 1 > len(self.taps):
             raise ValueError(f"decoder depth {self.decoder_depth} needs {self.decoder_depth - 1} taps, got {self.taps}")
 

@@ -1,7 +1,8 @@
-"""Token geometry and dict round-trips shared by the model families' frozen configs.
+"""Token geometry, the checks every family's config needs, and dict round-trips, shared by the frozen configs.
 
-A config using this mixin has the fields img_size, patch_size, num_frames, tubelet_size, audio_size and
-audio_patch_size.
+A config using this mixin has the fields img_size, patch_size, num_frames, tubelet_size, audio_size,
+audio_patch_size, embed_dim, num_heads, fusion_heads, fusion_depth, depth, depth_audio, decoder_dim,
+decoder_heads and taps.
 """
 from __future__ import annotations
 
@@ -9,6 +10,22 @@ import dataclasses
 
 
 class TokenGeometry:
+    def check_shared(self) -> None:
+        """Validity rules common to the families (call from __post_init__); each error says what is wrong."""
+        if self.embed_dim % self.num_heads or self.embed_dim % self.fusion_heads:
+            raise ValueError("embed_dim must be divisible by num_heads and fusion_heads")
+        if self.decoder_dim % self.decoder_heads:
+            raise ValueError("decoder_dim must be divisible by decoder_heads")
+        if self.img_size % self.patch_size or self.num_frames % self.tubelet_size:
+            raise ValueError("the video size must be a multiple of the patch and tubelet sizes")
+        if any(s % self.audio_patch_size for s in self.audio_size):
+            raise ValueError("the fbank size must be a multiple of the audio patch size")
+        if self.depth < 1 or self.depth_audio < 1 or self.fusion_depth < 1:
+            raise ValueError("both encoders and the fusion encoder need at least one layer")
+        depth_min = min(self.depth, self.depth_audio)
+        if any(not 0 <= t < depth_min for t in self.taps):
+            raise ValueError(f"taps {self.taps} must be encoder layers below {depth_min}")
+
     @property
     def video_grid(self) -> tuple[int, int, int]:
         s = self.img_size // self.patch_size

@@ -68,19 +68,7 @@ class HiCMAEConfig(TokenGeometry):
     mask_ratio_audio: float = 0.8
 
     def __post_init__(self):
-        if self.embed_dim % self.num_heads or self.embed_dim % self.fusion_heads:
-            raise ValueError("embed_dim must be divisible by num_heads and fusion_heads")
-        if self.decoder_dim % self.decoder_heads:
-            raise ValueError("decoder_dim must be divisible by decoder_heads")
-        if self.img_size % self.patch_size or self.num_frames % self.tubelet_size:
-            raise ValueError("the video size must be a multiple of the patch and tubelet sizes")
-        if any(s % self.audio_patch_size for s in self.audio_size):
-            raise ValueError("the fbank size must be a multiple of the audio patch size")
-        if self.depth < 1 or self.depth_audio < 1 or self.fusion_depth < 1:
-            raise ValueError("both encoders and the fusion encoder need at least one layer")
-        depth_min = min(self.depth, self.depth_audio)
-        if any(not 0 <= t < depth_min for t in self.taps):
-            raise ValueError(f"taps {self.taps} must be encoder layers below {depth_min}")
+        self.check_shared()
         if self.decoder_depth - 1 != len(self.taps):
             raise ValueError(f"decoder depth {self.decoder_depth} needs exactly {self.decoder_depth - 1} taps "
                              f"(one skip per cross-attention block), got {self.taps}")
