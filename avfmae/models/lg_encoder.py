@@ -140,10 +140,10 @@ class LGEncoder(nn.Module):
         Official quirk, kept for checkpoint compatibility: the tokens are not put back into position order, so
         for video (where chunk order differs from position order) the decoder later adds the positional
         embeddings of the visible positions in increasing order to tokens in chunk order."""
-        tokens = self.embed(x)
-        b, _, c = tokens.shape
-        visible = tokens[~hidden].reshape(b, -1, c)
-        n_vis = visible.shape[1]
+        keep = ~hidden
+        visible = self.patch_embed.embed_selected(x, keep)      # only the visible tokens are embedded
+        b, n_vis, c = visible.shape
+        visible = visible + self.pos_embed.to(x.dtype).expand(b, -1, -1)[keep].reshape(b, n_vis, c)
         if n_vis % self.num_regions:
             raise ValueError(f"{n_vis} visible tokens cannot be cut into {self.num_regions} equal chunks; "
                              "choose a mask ratio that leaves a multiple of the region count visible")
