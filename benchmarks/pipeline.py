@@ -101,9 +101,4 @@ def ensure_demo_data() -> Path:
     """The synthetic demo set under $AVF_DATA_ROOT/demo, generated on first use (about a minute)."""
     from .datasets import synth
 
-    if synth.SPEC.is_prepared() and (synth.SPEC.path() / synth.MARKER).is_file():
-        marker = json.loads((synth.SPEC.path() / synth.MARKER).read_text())
-        if marker.get("complete", True):
-            return synth.SPEC.path()
-    print(f"generating the synthetic demo set in {synth.SPEC.path()} (once) ...")
-    return synth.generate()
+    return synth.ensure()

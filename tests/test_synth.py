@@ -115,6 +115,25 @@ def test_parameter_mismatch(tmp_path):
         _make(other)
 
 
+def test_ensure_keeps_a_current_set_and_regenerates_an_outdated_one(tmp_path, capsys):
+    import json
+    root = _make(tmp_path / "demo")
+    rev = synth.SPEC.revision(tmp_path)
+    victim = root / "clips" / "s01" / "s01-sad-01.mp4"
+    mtime = victim.stat().st_mtime_ns
+    assert synth.ensure(root, **TINY) == root and victim.stat().st_mtime_ns == mtime    # current: untouched
+    marker = json.loads((root / synth.MARKER).read_text())
+    marker["params"]["version"] = synth.VERSION - 1                                    # made by an older generator
+    (root / synth.MARKER).write_text(json.dumps(marker))
+    assert synth.SPEC.revision(tmp_path) != rev          # the marker is part of the revision: results keyed apart
+    victim.write_bytes(b"old")
+    synth.ensure(root, **TINY)
+    assert "regenerating" in capsys.readouterr().out
+    assert victim.read_bytes() != b"old" and synth.SPEC.revision(tmp_path) == rev
+    with pytest.raises(synth.SynthError, match="other parameters"):                    # anything else: no deletion
+        synth.ensure(root, **{**TINY, "seed": 5})
+
+
 def test_cli(tmp_path, capsys):
     out = tmp_path / "cli"
     argv = ["--out", str(out), "--subjects", "3", "--clips-per-class", "1", "--seconds", "1", "--size", "32",

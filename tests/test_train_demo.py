@@ -41,12 +41,13 @@ def test_pipeline_runs_end_to_end_and_pretraining_lowers_the_loss(report):
     assert report["timings"]["total_s"] < 1200
 
 
-@pytest.mark.xfail(strict=False, reason="at CPU-demo scale the micro model does not learn the synthetic set's "
-                   "facial-valence factor (it overfits the 8 training identities), so AV cannot beat audio-only and "
-                   "initialisations differ only through the audio factor; see docs/training.md")
 def test_method_claims(report):
+    """Stage 3 from a pre-trained model beats stage 3 from random init, and audio-visual beats either modality
+    alone, on held-out subjects (margins of 5 UAR points; the measured ones are 45 and 36, docs/training.md)."""
     s3 = report["stage3"]
     best_init = max(s3["from stage 1 (AV)"]["uar"], s3["from stage 2 (AV)"]["uar"])
-    assert best_init > s3["scratch (AV)"]["uar"] + 2
-    av = s3["from stage 2 (AV)"]["uar"]
-    assert av > s3["from stage 2, video only"]["uar"] + 2 and av > s3["from stage 2, audio only"]["uar"] + 2
+    assert best_init > s3["scratch (AV)"]["uar"] + 5
+    av = s3["from stage 2 (AV)"]
+    assert av["uar"] > s3["from stage 2, video only"]["uar"] + 5
+    assert av["uar"] > s3["from stage 2, audio only"]["uar"] + 5
+    assert av["valence_acc"] > 50 and av["arousal_acc"] > 80           # it uses both factors

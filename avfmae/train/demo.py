@@ -3,8 +3,8 @@
     python -m avfmae.train demo [--data DIR] [--work runs/demo] [--quick]
 
 Data (generated when missing, under the demo set's folder):
-    demo        the suite's synthetic set (12 subjects x 6 classes x 6 clips; 6 classes = facial valence x vocal
-                arousal, see benchmarks.datasets.synth). Fold 1: 8 training subjects, 4 held-out test subjects.
+    demo        the suite's synthetic set (24 subjects x 6 classes x 3 clips; 6 classes = facial valence x vocal
+                arousal, see benchmarks.datasets.synth). Fold 1: 16 training subjects, 8 held-out test subjects.
     demo-extra  a second synthetic corpus with other identities (seed 1, 24 subjects x 6 classes x 1 clip), used
                 as the external data of stages 1 and 2: unlabelled for pre-training, and labelled with a DIFFERENT
                 label space (valence only, 3 classes) for the hybrid stage 2.
@@ -33,7 +33,7 @@ VALENCE_MAP = "0,0,1,1,2,2"        # demo label = 2 * valence + arousal
 EXTRA = dict(seed=1, subjects=24, clips_per_class=1)
 
 # epochs per run: (stage 1, stage 2, stage 3)
-FULL = dict(s1=6, s2=8, s3=10)
+FULL = dict(s1=6, s2=16, s3=10)
 QUICK = dict(s1=1, s2=1, s3=1)
 
 
@@ -41,12 +41,8 @@ def ensure_data(data: str | None) -> tuple[Path, Path, float]:
     from benchmarks.datasets import synth
 
     t0 = time.perf_counter()
-    root = Path(data) if data else synth.SPEC.path()
-    if not (root / "splits" / "fold1" / "test.tsv").is_file():
-        synth.generate(root, progress=False)
-    extra = root.parent / f"{root.name}-extra"
-    if not (extra / "splits" / "fold1" / "test.tsv").is_file():
-        synth.generate(extra, progress=False, **EXTRA)
+    root = synth.ensure(data, progress=False)
+    extra = synth.ensure(root.parent / f"{root.name}-extra", progress=False, **EXTRA)
     return root, extra, time.perf_counter() - t0
 
 
@@ -65,7 +61,8 @@ def run_demo(data: str | None = None, work: str = "runs/demo", quick: bool = Fal
     root, extra, gen_s = ensure_data(data)
     work = Path(work)
     ep = dict(QUICK if quick else FULL, **(epochs or {}))
-    common = dict(model=model, cache_dir=str(work / "cache"), progress=False, **overrides)
+    # threads=0: torch's default (every core); the cpu presets pin one thread so that tests can run side by side
+    common = {"model": model, "cache_dir": str(work / "cache"), "progress": False, "threads": 0, **overrides}
     train, test = f"{root}/splits/fold1/train.tsv", f"{root}/splits/fold1/test.tsv"
     extra_sets = (f"{extra}/splits/fold1/train.tsv", f"{extra}/splits/fold1/test.tsv")
     timings = {"data_s": round(gen_s, 1)}

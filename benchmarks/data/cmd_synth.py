@@ -1,6 +1,6 @@
 """`python -m benchmarks.data synth`: generate the synthetic demo set (the suite's embedded default dataset).
 
-    python -m benchmarks.data synth                      # -> $AVF_DATA_ROOT/demo, 12 subjects x 6 classes x 6 clips
+    python -m benchmarks.data synth                      # -> $AVF_DATA_ROOT/demo, 24 subjects x 6 classes x 3 clips
     python -m benchmarks.data synth --out /tmp/demo --subjects 6 --clips-per-class 2 --check
     python -m benchmarks.data synth --root /data/avf                  # -> /data/avf/demo
 
@@ -27,9 +27,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     where.add_argument("--root", type=Path, default=None,
                        help="data root to write ROOT/demo into, as the other commands' --root")
     p.add_argument("--seed", type=int, default=0, help="random seed of the whole set (default 0)")
-    p.add_argument("--subjects", type=int, default=12, help="synthetic subjects, at least 3 (default 12)")
-    p.add_argument("--clips-per-class", type=int, default=6,
-                   help="clips per class and subject (default 6: 12 x 6 x 6 = 432 clips)")
+    p.add_argument("--subjects", type=int, default=24, help="synthetic subjects, at least 3 (default 24)")
+    p.add_argument("--clips-per-class", type=int, default=3,
+                   help="clips per class and subject (default 3: 24 x 6 x 3 = 432 clips)")
     p.add_argument("--seconds", type=float, default=3.0, help="clip length in seconds (default 3.0)")
     p.add_argument("--size", type=int, default=112, help="frame width = height in pixels (default 112)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2; 1 = in this process)")

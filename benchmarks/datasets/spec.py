@@ -50,6 +50,9 @@ class DatasetSpec:
     # Regex; clips whose ids share its first match are scored as one video (their class probabilities averaged
     # before the metric): AVCAffe's participant-task. Empty: every clip is scored on its own.
     group_pattern: str = ""
+    # Other files of the dataset folder whose bytes enter the revision (the demo set: its generator's marker, so a
+    # new generator version is a new revision even where the split files come out the same).
+    revision_files: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -81,7 +84,8 @@ class DatasetSpec:
         return all(self.split_file(f, s, root).is_file() for f in self.folds for s in ("train", "test"))
 
     def revision(self, root: Path | None = None) -> str:
-        """12-hex hash of the label map and every split file's bytes; 'absent' when not prepared."""
+        """12-hex hash of the label map, every split file's and the `revision_files`' bytes; 'absent' when not
+        prepared."""
         if not self.is_prepared(root):
             return "absent"
         h = hashlib.sha256("\n".join(self.labels).encode())
@@ -91,4 +95,9 @@ class DatasetSpec:
                 if f.is_file():
                     h.update(f"{fold}/{split}\n".encode())
                     h.update(f.read_bytes())
+        for name in self.revision_files:
+            f = self.path(root) / name
+            if f.is_file():
+                h.update(f"{name}\n".encode())
+                h.update(f.read_bytes())
         return h.hexdigest()[:12]
