@@ -107,45 +107,37 @@ def official_style(model: torch.nn.Module):
             del m.embed_selected
 
 
-def run(model_name: str, device: torch.device, ft_batch: int, pt_batch: int, warmup: int, iters: int,
-        dtype: torch.dtype, matmul_sizes: tuple[int, ...], pairs: int) -> dict:
-    g = torch.Generator().manual_seed(0)
-    spec = zoo.get_spec(model_name)
-    cfg = spec.arch
-    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
-    results = {"model": model_name, "device": str(device), "dtype": str(dtype).removeprefix("torch."),
-               "threads": torch.get_num_threads()}
-    peak = matmul_peak(device, dtype, matmul_sizes, max(iters, 3))
-    results["matmul_peak_tflops"] = peak / 1e12
-
+def _finetune(model_name: str, cfg, batch: int, g, device, autocast, peak: float, warmup: int, iters: int,
+              pairs: int) -> dict:
     ft = zoo.create_model(model_name).to(device).eval()
-    video = torch.randn(ft_batch, 3, cfg.num_frames, cfg.img_size, cfg.img_size, generator=g).to(device)
-    audio = torch.randn(ft_batch, 1, *cfg.audio_size, generator=g).to(device)
+    video = torch.randn(batch, 3, cfg.num_frames, cfg.img_size, cfg.img_size, generator=g).to(device)
+    audio = torch.randn(batch, 1, *cfg.audio_size, generator=g).to(device)
 
-    def ft_step():
+    def step():
         with torch.no_grad(), autocast:
             ft(video, audio)
 
-    def ft_baseline():
+    def baseline():
         with official_style(ft):
-            ft_step()
+            step()
 
-    results["finetune_forward"] = _measure(ft_step, ft_batch, peak, device, warmup, iters)
+    out = _measure(step, batch, peak, device, warmup, iters)
     if pairs:
-        results["finetune_forward"]["speedup_vs_official_style"] = _speedup(ft_step, ft_baseline, device, pairs)
-    del ft
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+        out["speedup_vs_official_style"] = _speedup(step, baseline, device, pairs)
+    return out
 
+
+def _pretrain(model_name: str, cfg, batch: int, g, device, autocast, peak: float, warmup: int, iters: int,
+              pairs: int) -> dict:
     pt = zoo.create_model(model_name, pretrain=True).to(device).train()
     opt = build_optimizer(pt, lr=1e-4, weight_decay=0.05, betas=(0.9, 0.95))   # what stage 1 uses
-    video = torch.randn(pt_batch, 3, cfg.num_frames, cfg.img_size, cfg.img_size, generator=g).to(device)
-    audio = torch.randn(pt_batch, 1, *cfg.audio_size, generator=g).to(device)
-    m = torch_dual_masks(pt_batch, g, cfg=mask_generator(cfg))   # the scripts' ratios, torch RNG
+    video = torch.randn(batch, 3, cfg.num_frames, cfg.img_size, cfg.img_size, generator=g).to(device)
+    audio = torch.randn(batch, 1, *cfg.audio_size, generator=g).to(device)
+    m = torch_dual_masks(batch, g, cfg=mask_generator(cfg))   # the scripts' ratios, torch RNG
     args = (video, m["mask_video_encoder"].to(device), m["mask_video_decoder"].to(device), audio,
             m["mask_audio_encoder"].to(device), m["mask_audio_decoder"].to(device))
 
-    def pt_step(optimizer=opt):
+    def step(optimizer=opt):
         with autocast:
             out = pt.forward_all(*args)
             loss = pt.losses(out, *args).total
@@ -153,17 +145,34 @@ def run(model_name: str, device: torch.device, ft_batch: int, pt_batch: int, war
         loss.backward()
         optimizer.step()
 
-    results["pretrain_step"] = _measure(pt_step, pt_batch, peak, device, warmup, iters)
+    out = _measure(step, batch, peak, device, warmup, iters)
     if pairs:
         # the official scripts build a plain torch AdamW: torch's default implementation for the device
         groups = [{k: v for k, v in gr.items() if k != "names"} for gr in param_groups(pt, 0.05)]
         default_opt = torch.optim.AdamW(groups, lr=1e-4, betas=(0.9, 0.95))
 
-        def pt_baseline():
+        def baseline():
             with official_style(pt):
-                pt_step(default_opt)
+                step(default_opt)
 
-        results["pretrain_step"]["speedup_vs_official_style"] = _speedup(pt_step, pt_baseline, device, pairs)
+        out["speedup_vs_official_style"] = _speedup(step, baseline, device, pairs)
+    return out
+
+
+def run(model_name: str, device: torch.device, ft_batch: int, pt_batch: int, warmup: int, iters: int,
+        dtype: torch.dtype, matmul_sizes: tuple[int, ...], pairs: int) -> dict:
+    g = torch.Generator().manual_seed(0)
+    cfg = zoo.get_spec(model_name).arch
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+    results = {"model": model_name, "device": str(device), "dtype": str(dtype).removeprefix("torch."),
+               "threads": torch.get_num_threads()}
+    peak = matmul_peak(device, dtype, matmul_sizes, max(iters, 3))
+    results["matmul_peak_tflops"] = peak / 1e12
+    common = dict(g=g, device=device, autocast=autocast, peak=peak, warmup=warmup, iters=iters, pairs=pairs)
+    results["finetune_forward"] = _finetune(model_name, cfg, ft_batch, **common)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    results["pretrain_step"] = _pretrain(model_name, cfg, pt_batch, **common)
     return results
 
 

@@ -11,8 +11,9 @@ Executors:
     slurm   submitit AutoExecutor(cluster="slurm"): one job array per protocol (``executor.batch()``) throttled by
             ``slurm_array_parallelism``, resources from the cluster profile (``benchmarks.cluster``), every job's
             setup exporting OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK, logs in one folder per grid.
-    auto    slurm when ``sbatch`` is on PATH and we are not already inside a SLURM job (a login node);
-            otherwise inline (a laptop, or a job that runs its keys itself). Never "local": that must be asked for.
+    auto    slurm when ``sbatch`` is on PATH, the cluster answers (``sinfo`` succeeds within 10 s) and we are not
+            already inside a SLURM job (a login node); otherwise inline (a laptop, a machine whose slurm client
+            has no running cluster, or a job that runs its keys itself). Never "local": that must be asked for.
 
 Every job runs ``RunJob(fn, store_root)(key)``. It looks in the store first and returns a stored result at once,
 so duplicate submissions, re-submitted grids and requeues are harmless; it stores what ``fn`` returns (or, if
@@ -54,13 +55,28 @@ RECORDS = "jobs.jsonl"
 STATES = ("done", "running", "pending", "failed", "missing")
 
 
+def cluster_answers(timeout_s: float = 10.0) -> bool:
+    """Whether ``sinfo`` reaches a controller (the slurm client alone does not make a cluster)."""
+    try:
+        return subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, timeout=timeout_s).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def resolve_executor(name: str = "auto") -> str:
-    """'auto' -> 'slurm' if ``sbatch`` is on PATH and ``$SLURM_JOB_ID`` is unset, else 'inline'."""
+    """'auto' -> 'slurm' if ``sbatch`` is on PATH, the cluster answers and ``$SLURM_JOB_ID`` is unset, else
+    'inline' (saying why when a slurm client is there but no cluster answers)."""
     if name not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, not {name!r}")
     if name != "auto":
         return name
-    return "slurm" if shutil.which("sbatch") and "SLURM_JOB_ID" not in os.environ else "inline"
+    if not shutil.which("sbatch") or "SLURM_JOB_ID" in os.environ:
+        return "inline"
+    if not cluster_answers():
+        log.warning("sbatch is installed but no SLURM cluster answers (sinfo failed): running inline; "
+                    "start the cluster or pass --executor slurm to see its error")
+        return "inline"
+    return "slurm"
 
 
 # ----------------------------------------------------------------------------------------------- the job

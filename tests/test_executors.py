@@ -46,7 +46,11 @@ def calls(store, key):
 def test_resolve_executor(monkeypatch):
     monkeypatch.setattr(E.shutil, "which", lambda name: "/usr/bin/sbatch" if name == "sbatch" else None)
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.setattr(E, "cluster_answers", lambda: True)
     assert E.resolve_executor("auto") == "slurm"
+    monkeypatch.setattr(E, "cluster_answers", lambda: False)  # a slurm client with no cluster behind it
+    assert E.resolve_executor("auto") == "inline"
+    monkeypatch.setattr(E, "cluster_answers", lambda: True)
     monkeypatch.setenv("SLURM_JOB_ID", "12")  # already inside an allocation: run there
     assert E.resolve_executor("auto") == "inline"
     monkeypatch.delenv("SLURM_JOB_ID")
