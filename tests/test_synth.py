@@ -130,6 +130,7 @@ def test_ensure_keeps_a_current_set_and_regenerates_an_outdated_one(tmp_path, ca
     synth.ensure(root, **TINY)
     assert "regenerating" in capsys.readouterr().out
     assert victim.read_bytes() != b"old" and synth.SPEC.revision(tmp_path) == rev
+    assert synth.ensure(root) == root                  # no parameters asked: any complete current set will do
     with pytest.raises(synth.SynthError, match="other parameters"):                    # anything else: no deletion
         synth.ensure(root, **{**TINY, "seed": 5})
 

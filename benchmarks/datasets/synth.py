@@ -312,19 +312,24 @@ def generate(out_dir: Path | str | None = None, *, seed: int = 0, subjects: int 
 
 
 def ensure(out_dir: Path | str | None = None, **params) -> Path:
-    """The set under out_dir (default `$AVF_DATA_ROOT/demo`) made with these parameters, generating what is
-    missing. A set made by an older VERSION of this generator is outdated (it can always be made again): it is
-    regenerated, with a message. Any other difference is the SynthError of `generate`."""
+    """A complete demo set under out_dir (default `$AVF_DATA_ROOT/demo`), generating what is missing.
+
+    With set parameters (seed, subjects, ...) it must have been made with exactly those; without, any complete set
+    of the current VERSION is kept (e.g. one a user made with `synth --subjects 6`). A set made by an older
+    VERSION of this generator is outdated (it can always be made again): it is regenerated, with a message. Any
+    other difference is the SynthError of `generate`."""
     out = Path(out_dir) if out_dir is not None else SPEC.path()
     marker = out / MARKER
-    want = asdict(SynthParams(**{k: v for k, v in params.items() if k in SynthParams.__dataclass_fields__}))
+    set_params = {k: v for k, v in params.items() if k in SynthParams.__dataclass_fields__}
+    want = asdict(SynthParams(**set_params))
     try:
         old = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else {}
     except ValueError:
         old = {}          # generate() names the unreadable marker
-    if old.get("params") == want and old.get("complete"):
+    old_params = old.get("params") or {}
+    old_version = old_params.get("version", 0)
+    if old.get("complete") and (old_params == want or not set_params and old_version == VERSION):
         return out
-    old_version = (old.get("params") or {}).get("version", 0)
     force = old.get("generator") == "benchmarks.datasets.synth" and old_version < VERSION
     if force:
         print(f"{out} was made by version {old_version} of the demo generator; regenerating it "
