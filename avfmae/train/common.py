@@ -12,6 +12,8 @@ import torch
 
 import zoo
 
+from avfmae.atomic import atomic_write
+
 from . import micro
 from .data import (ClipSet, Entry, Layout, TrainAug, ViewCache, blank_modalities, eval_batches, preprocess_config,
                    silent_fbank_value, view_plans)
@@ -159,12 +161,32 @@ def scores(pred: dict, regression: bool) -> dict:
 def write_json(ctx: Context, name: str, obj: dict) -> Path | None:
     if not ctx.info.is_main:
         return None
-    path = ctx.work_dir / name
-    tmp = path.with_name(f".{name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(obj, indent=1, default=str)
+    return atomic_write(ctx.work_dir / name, lambda f: f.write(text), binary=False)
+
+
+class EpochLoss:
+    """Wraps a training step to sum its loss over the epoch in the loop's `extra` (saved in checkpoints, so a
+    resumed epoch keeps its sum). Set `.loop` once the TrainLoop exists; `mean(loop)` at the epoch's end."""
+
+    KEY = "epoch_acc"
+
+    def __init__(self, step_fn):
+        self.step_fn, self.loop = step_fn, None
+
+    def __call__(self, m, batch, seed):
+        loss, logs = self.step_fn(m, batch, seed)
+        acc = self.loop.extra.setdefault(self.KEY, {"loss": 0.0, "n": 0})
+        acc["loss"] += float(loss.detach())
+        acc["n"] += 1
+        return loss, logs
+
+    @classmethod
+    def mean(cls, loop) -> float:
+        """The epoch's mean training loss; resets the sum for the next epoch."""
+        acc = loop.extra.pop(cls.KEY, {"loss": 0.0, "n": 0})
+        return acc["loss"] / max(acc["n"], 1)
 
 
 __all__ = ["Context", "setup", "build_cache", "eval_set", "to_device", "predict", "uar", "war", "ccc", "scores",
-           "write_json"]
+           "write_json", "EpochLoss"]

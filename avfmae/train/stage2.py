@@ -25,7 +25,7 @@ from torch import nn
 import zoo
 from avfmae.data.mixup import soft_target_cross_entropy
 
-from .common import build_cache, setup, to_device, write_json
+from .common import EpochLoss, build_cache, setup, to_device, write_json
 from .data import ClipSet, iterate_steps, load_entries, mixture_keys, parse_source, steps_per_epoch, uniform_keys
 from .export import export_weights
 from .loop import TrainLoop
@@ -122,25 +122,17 @@ def run_stage2(cfg, work_dir) -> dict:
     optimizer = build_optimizer(model, ctx.lr(cfg.blr), cfg.weight_decay, cfg.betas, cfg.eps, cfg.layer_decay)
     schedule = CosineSchedule(ctx.lr(cfg.blr), ctx.lr(cfg.min_lr), total,
                               warmup_steps_for(cfg.warmup_epochs, cfg.warmup_steps, spe))
-    holder = {}
-
-    def tracked(m, batch, seed):
-        loss, logs = step_fn(m, batch, seed)
-        acc = holder["loop"].extra.setdefault("epoch_acc", {"loss": 0.0, "n": 0})
-        acc["loss"] += float(loss.detach())
-        acc["n"] += 1
-        return loss, logs
+    tracked = EpochLoss(step_fn)
 
     def epoch_end(epoch, loop):
-        acc = loop.extra.pop("epoch_acc", {"loss": 0.0, "n": 0})
-        row = {"epoch": epoch + 1, "step": loop.step, "train_loss": acc["loss"] / max(acc["n"], 1)}
+        row = {"epoch": epoch + 1, "step": loop.step, "train_loss": EpochLoss.mean(loop)}
         loop.extra.setdefault("history", []).append(row)
         return row
 
     loop = TrainLoop(cfg, model, ctx.info, ctx.work_dir, optimizer, schedule, total, spe,
                      lambda a, b: iterate_steps(ds, keys_fn, a, b, cfg.accum_steps, cfg.num_workers), tracked,
                      epoch_end, {"history": []})
-    holder["loop"] = loop
+    tracked.loop = loop
     extra = loop.run()
     result = {"stage": "stage2", "model": cfg.model, "init": cfg.init, "label_mode": cfg.label_mode,
               "sources": [{"name": s.name, "source": s.text, "clips": len(es), "classes": k}

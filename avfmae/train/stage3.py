@@ -29,7 +29,7 @@ import zoo
 from avfmae.data.mixup import AVMixup, soft_target_cross_entropy
 
 from . import checkpoint as ckpt
-from .common import Context, build_cache, eval_set, predict, scores, setup, to_device, write_json
+from .common import Context, EpochLoss, build_cache, eval_set, predict, scores, setup, to_device, write_json
 from .data import (ClipSet, TrainAug, infer_num_classes, iterate_steps, load_entries, parse_source, split_by_subject,
                    uniform_keys,
                    steps_per_epoch)
@@ -129,7 +129,6 @@ def run_stage3(cfg, work_dir) -> dict:
     schedule = CosineSchedule(ctx.lr(cfg.blr), ctx.lr(cfg.min_lr), total,
                               warmup_steps_for(cfg.warmup_epochs, cfg.warmup_steps, spe))
     metric = cfg.metric_name
-    holder = {}
 
     if regression:
         def step_fn(m, batch, seed):
@@ -142,18 +141,12 @@ def run_stage3(cfg, work_dir) -> dict:
     else:
         step_fn = classification_step(ctx, make_mixup(cfg, num_outputs), num_outputs, cfg.smoothing)
 
-    def tracked_step(m, batch, seed):
-        loss, logs = step_fn(m, batch, seed)
-        acc = holder["loop"].extra.setdefault("epoch_acc", {"loss": 0.0, "n": 0})
-        acc["loss"] += float(loss.detach())
-        acc["n"] += 1
-        return loss, logs
+    tracked_step = EpochLoss(step_fn)
 
     best_path = ctx.work_dir / "best.pt"
 
     def epoch_end(epoch, loop):
-        acc = loop.extra.pop("epoch_acc", {"loss": 0.0, "n": 0})
-        row = {"epoch": epoch + 1, "step": loop.step, "train_loss": acc["loss"] / max(acc["n"], 1)}
+        row = {"epoch": epoch + 1, "step": loop.step, "train_loss": EpochLoss.mean(loop)}
         last = loop.step >= loop.total_steps
         if select_ds is not None and (last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0)):
             row["val"] = scores(predict(ctx, model, select_ds, regression, activation), regression)
@@ -172,7 +165,7 @@ def run_stage3(cfg, work_dir) -> dict:
                      lambda a, b: iterate_steps(ds, uniform_keys(len(ds), ctx.layout, cfg.seed, spe), a, b,
                                                  cfg.accum_steps, cfg.num_workers), tracked_step,
                      epoch_end, {"epochs": []})
-    holder["loop"] = loop
+    tracked_step.loop = loop
     extra = loop.run()
 
     test_ds = eval_set(ctx, test_entries, "test", "s3-test")
