@@ -1,8 +1,8 @@
 """`python -m benchmarks.bench_plan`: how long planning `--suite all` takes, with half the runs already done.
 
 Builds a throw-away data root where all 17 datasets are "prepared" (split files of --clips lines per split) and a
-result store holding every other run, then times `make_plan` (revision hashes + store look-ups) over --repeat
-runs. Prints numbers; asserts nothing.
+result store holding every other run, then times `plan.plan` (the one planner: recipe resolution, revision
+hashes, store look-ups) over --repeat runs. Prints numbers; asserts nothing.
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def main(argv=None) -> int:
     from avfmae.data.manifest import ClipRecord, write_manifest
 
     from .datasets import registry
-    from .plan import make_plan
+    from .plan import plan as make_plan
+    from .request import suite_request
     from .store import ResultStore
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -39,14 +40,14 @@ def main(argv=None) -> int:
                 for split in ("train", "test"):
                     write_manifest(spec.split_file(fold, split), recs)
         store = ResultStore(Path(tmp) / "results")
-        plan = make_plan("avfmae-large", names, "paper", seeds=range(args.seeds), store=store)
+        plan = make_plan(suite_request("all", "avfmae-large", seeds=range(args.seeds)), store)
         for i, r in enumerate(plan.runs):
             if i % 2 == 0:
                 store.put(r.key, {"scores": {"uar": 50.0}})
         times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            plan = make_plan("avfmae-large", names, "paper", seeds=range(args.seeds), store=store)
+            plan = make_plan(suite_request("all", "avfmae-large", seeds=range(args.seeds)), store)
             times.append(time.perf_counter() - t0)
         c = plan.counts()
         print(f"plan --suite all: {len(names)} datasets, {len(plan.runs)} runs ({c.get('done', 0)} done, "

@@ -1,7 +1,7 @@
-"""One run: (model, weights, dataset, fold, seed, protocol, overrides) -> scores in the result store.
+"""One run: (model, weights, dataset, fold, seed, protocol, recipe) -> scores in the result store.
 
 This is the function the executors call with a RunKey, in process, in a local worker or in a SLURM job. It
-re-derives everything from the key, resumes from the run's own checkpoint (its work dir is keyed by the run's
+re-derives everything from the key (the stage configs, checked against the key's config hash), resumes from the run's own checkpoint (its work dir is keyed by the run's
 signature) and returns the result dict the store keeps.
 """
 from __future__ import annotations
@@ -13,12 +13,11 @@ import numpy as np
 
 from . import metrics as M
 from .datasets import registry
+from .plan import identity_init, init_reference
 from .protocols import get_protocol
+from .recipe import RecipeError, Resolved, resolve, symbolic_source
 from .runkey import RunKey
 from .store import ResultStore
-
-# RunKey overrides that are not stage-3 config fields (besides arch.* / stage1.* / stage2.*: see pipeline)
-RUN_OPTIONS = ("weights", "limit", "preset", "stages", "grid")
 
 
 def _limited_source(spec, fold: str, split: str, limit: int, work: Path) -> str:
@@ -30,30 +29,32 @@ def _limited_source(spec, fold: str, split: str, limit: int, work: Path) -> str:
     return f"{out}@{spec.path()}"
 
 
-def stage3_config(key: RunKey, work: Path, model: str, init: str | None):
-    from avfmae.train.config import apply_overrides, stage_config
-
-    from .pipeline import split_overrides
-
+def resolve_key(key: RunKey, work: Path) -> Resolved:
+    """The stage configs of a planned run, re-derived from its key alone (in whatever process runs it), checked
+    against the key's config hash, with the data and weights to read swapped in."""
     spec = registry.get(key.dataset)
     proto = get_protocol(key.protocol)
-    opts = key.overrides_dict
-    limit = int(opts.get("limit", 0) or 0)
+    recipe = key.recipe
+    revision = spec.revision()
+    if revision != key.dataset_revision:
+        raise RecipeError(f"{key.name}: the split files of {spec.name} changed since the run was planned "
+                          f"(revision {revision}, planned on {key.dataset_revision}); plan again (re-run the command)")
+    symbolic = symbolic_source(spec, key.dataset_revision, key.fold, recipe.limit)
+    ident_init = identity_init(key.model, recipe, key.weights_sha)
+    resolved = resolve(key.model, spec, key.fold, key.seed, proto, recipe, symbolic, ident_init)
+    if resolved.config_hash != key.config_hash:
+        raise RecipeError(f"{key.name}: its stage configs resolve to {resolved.config_hash} now but were planned as "
+                          f"{key.config_hash} (a preset or a config default changed since); plan again (re-run the "
+                          "command): the new configs get a new run key")
 
-    def source(split):
-        if limit:
-            return _limited_source(spec, key.fold, split, limit, work)
+    def real(split: str) -> str:
+        if recipe.limit:
+            return _limited_source(spec, key.fold, split, recipe.limit, work)
         return f"{spec.name}:{key.fold}:{split}"
 
-    fields = dict(model=model, init=init, seed=key.seed,
-                  train=source("train"), test=source("test"), selection=proto.selection,
-                  task="regression" if spec.regression else "classification", num_classes=spec.num_classes,
-                  modalities=tuple(m for m in ("video", "audio") if m in spec.modalities))
-    if spec.validation == "val" and spec.split_file(key.fold, "val").is_file() and proto.selection == "val":
-        fields["val"] = source("val")
-    cfg = stage_config("stage3", opts.get("preset", proto.preset), **fields)
-    extra = [f"{k}={v}" for k, v in sorted(split_overrides(opts)[3].items()) if k not in RUN_OPTIONS]
-    return apply_overrides(cfg, extra) if extra else cfg
+    splits = [s for s in ("train", "val", "test") if spec.split_file(key.fold, s).is_file()]
+    return resolved.with_sources({symbolic(s): real(s) for s in splits},
+                                 (ident_init, init_reference(key.model, recipe)))
 
 
 def score(spec, clip_ids, targets, scores) -> tuple[dict, list | None]:
@@ -80,22 +81,23 @@ def evaluate_run(key: RunKey) -> dict:
     spec = registry.get(key.dataset)
     proto = get_protocol(key.protocol)
     t0 = time.time()
+    resolved = resolve_key(key, work)
     if proto.kind == "probe":
         from .probe import run_probe
-        pred = run_probe(key, work)
+        pred = run_probe(key, resolved, work)
     else:
         from avfmae.train import run_stage3
 
-        from .pipeline import starting_weights
-        model, init = starting_weights(key, store)
-        cfg = stage3_config(key, work, model, init)
-        pred = run_stage3(cfg, work)
+        from .pipeline import train_starting_weights
+        train_starting_weights(resolved, store)
+        pred = run_stage3(resolved.configs["stage3"], work)
     preds = pred["predictions"]
     scores, confusion = score(spec, *_columns(preds["selected"]))
     result = {"scores": scores, "confusion": confusion, "timings": {"total_s": round(time.time() - t0, 2)},
               "selected_epoch": pred.get("selected_epoch"), "n_test": len(preds["selected"]["clips"]),
               "protocol": {"name": proto.name, "version": proto.version, "selection": proto.selection,
-                           "description": proto.description}}
+                           "description": proto.description},
+              "config_hash": key.config_hash, "configs": resolved.to_dict()}
     if "last" in preds and preds["last"] is not preds["selected"]:
         result["scores_last"], _ = score(spec, *_columns(preds["last"]))
     if pred.get("epochs"):

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import importlib
-import itertools
 import pkgutil
 from dataclasses import dataclass, field
 
-from .plan import Plan, make_plan
+from .plan import Request, RunPlan, plan
+from .recipe import Recipe, RecipeError
 from .store import ResultStore
 
 
@@ -20,20 +20,25 @@ class Grid:
     protocol: str = "paper"
     folds: tuple[str, ...] | None = None
     seeds: tuple[int, ...] = (0,)
-    base: dict = field(default_factory=dict)   # overrides shared by every variant (e.g. a CPU preset)
+    base: dict = field(default_factory=dict)   # recipe items shared by every variant (e.g. a CPU preset)
     paper: str = ""                            # which table/figure of the paper this reproduces
 
-    def plan(self, store: ResultStore | None = None) -> Plan:
-        out = Plan()
-        for model, variant in itertools.product(self.models, self.variants):
-            overrides = {**self.base, **variant, "grid": self.name}
-            pipeline = any(k == "stages" or k.startswith(("stage1.", "stage2.")) for k in overrides)
-            sub = make_plan(model, list(self.datasets), self.protocol, folds=list(self.folds) if self.folds else None,
-                            seeds=self.seeds, overrides=overrides, store=store,
-                            weights_id="pipeline" if pipeline else None)
-            out.runs += sub.runs
-            out.absent += [a for a in sub.absent if a not in out.absent]
-        return out
+    def recipes(self) -> tuple[Recipe, ...]:
+        out = []
+        for i, variant in enumerate(self.variants, 1):
+            try:
+                out.append(Recipe.parse({**self.base, **variant, "grid": self.name}))
+            except RecipeError as e:
+                raise RecipeError(f"grid {self.name}, variant {i} {variant}: {e}") from None
+        return tuple(out)
+
+    def request(self) -> Request:
+        return Request(models=tuple(self.models), datasets=tuple(self.datasets), protocol=self.protocol,
+                       recipes=self.recipes(), folds=tuple(self.folds) if self.folds else None,
+                       seeds=tuple(self.seeds), label=f"grid {self.name}")
+
+    def plan(self, store: ResultStore | None = None) -> RunPlan:
+        return plan(self.request(), store)
 
 
 def available() -> list[str]:

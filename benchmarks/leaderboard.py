@@ -23,6 +23,7 @@ from tabulate import tabulate
 
 from . import metrics as M
 from .datasets import registry
+from .recipe import Recipe
 from .store import ResultStore
 
 TASK_TITLES = {"CEA": "Categorical emotion analysis", "DEA": "Dimensional emotion analysis",
@@ -31,14 +32,15 @@ TASK_TITLES = {"CEA": "Categorical emotion analysis", "DEA": "Dimensional emotio
 
 @dataclass
 class Row:
-    """All runs of one (model, weights, dataset @ revision, protocol @ version, overrides), over folds x seeds."""
+    """All runs of one (model, weights, dataset @ revision, protocol @ version, recipe + config hash), over folds x seeds."""
     model: str
     weights: str
     dataset: str
     revision: str
     protocol: str
     version: str
-    overrides: tuple
+    recipe: Recipe
+    config_hash: str
     runs: dict = field(default_factory=dict)      # (fold, seed) -> result record
 
     @property
@@ -47,12 +49,15 @@ class Row:
 
     @property
     def grid(self) -> str | None:
-        return dict(self.overrides).get("grid")
+        return self.recipe.grid or None
 
     @property
     def variant(self) -> str:
-        shown = [f"{k}={v}" for k, v in self.overrides if k not in ("grid", "preset", "limit", "weights")]
-        return ", ".join(shown) or "default"
+        """How the row's runs were made, enough to tell two rows of one model apart."""
+        parts = [self.recipe.variant()]
+        if self.recipe.limit:
+            parts.append(f"first {self.recipe.limit} clips")
+        return ", ".join(p for p in parts if p != "default" or len(parts) == 1) + f" [cfg {self.config_hash[:6]}]"
 
     def folds_done(self) -> set:
         return {f for f, _ in self.runs}
@@ -85,7 +90,7 @@ def collect(store: ResultStore) -> tuple[list[Row], list]:
     for rec in results:
         k = rec["key"]
         ident = (k.model, k.weights_sha, k.dataset, k.dataset_revision, k.protocol, k.protocol_version,
-                 tuple(k.overrides))
+                 k.recipe, k.config_hash)
         try:
             registry.get(k.dataset)
         except KeyError:
@@ -93,7 +98,17 @@ def collect(store: ResultStore) -> tuple[list[Row], list]:
             continue
         row = rows.setdefault(ident, Row(*ident))
         row.runs[(str(k.fold), int(k.seed))] = rec
-    return sorted(rows.values(), key=lambda r: (r.spec.task, r.dataset, r.model, r.protocol, r.overrides)), problems
+    return sorted(rows.values(), key=lambda r: (r.spec.task, r.dataset, r.model, r.protocol, r.recipe.label(),
+                                                r.config_hash)), problems
+
+
+def shown_row(rows: list[Row]) -> Row | None:
+    """The row a main-table cell shows among one model's rows on one dataset: complete rows before partial ones,
+    full data before `limit` quick looks, more folds and seeds first, then the newest. Never merely the first."""
+    if not rows:
+        return None
+    return max(rows, key=lambda r: (r.complete, not r.recipe.limit, len(r.folds_done() & set(r.spec.folds)),
+                                    len(r.runs), r.newest(), r.config_hash))
 
 
 def _fmt(agg: M.Aggregate | None, complete_only: bool = True) -> str:
@@ -129,6 +144,7 @@ def main_table(rows: list[Row]) -> str:
     """Every dataset: the paper's numbers (HiCMAE, B, L, H), then ours per model, with the difference."""
     plain = [r for r in rows if not r.grid]
     models = sorted({r.model for r in plain})
+    shown: dict[str, list[Row]] = collections.defaultdict(list)
     datasets = registry.list_datasets("all") + [d for d in registry.list_datasets("demo")
                                                 if any(r.dataset == d for r in plain)]
     body = []
@@ -139,11 +155,12 @@ def main_table(rows: list[Row]) -> str:
             v = _paper(spec, pm, spec.main_metric)
             line.append(f"{v:.2f}" if v is not None else "–")
         for model in models:
-            cell_rows = [r for r in plain if r.dataset == name and r.model == model]
-            if not cell_rows:
+            row = shown_row([r for r in plain if r.dataset == name and r.model == model])
+            if row is None:
                 line.append("–")
                 continue
-            agg = cell_rows[0].metric(spec.main_metric)
+            shown[model].append(row)
+            agg = row.metric(spec.main_metric)
             ours = _fmt(agg)
             paper = _paper(spec, model, spec.main_metric)
             if paper is not None and agg is not None and agg.complete:
@@ -153,7 +170,12 @@ def main_table(rows: list[Row]) -> str:
     text = _header("Main results", plain, "Paper columns: the numbers reported in the paper (HiCMAE is the "
                    "baseline). Model columns: ours, with the difference to the paper's number for that size.")
     heads = ["dataset", "task", "metric"] + [f"paper {m}" for m in PAPER_MODELS] + models
-    return text + tabulate(body, headers=heads, tablefmt="github") + "\n"
+    notes = [f"- {model} on {r.dataset}: {r.protocol}-{r.version}, weights {r.weights or 'random init'}, {r.variant}"
+             for model in models for r in shown[model]]
+    shown_note = ("\n\nEach model cell shows one row of runs (complete before partial, full data before quick "
+                  "looks, then more folds, then the newest); `folds.md` lists every row:\n\n" + "\n".join(notes)
+                  if notes else "")
+    return text + tabulate(body, headers=heads, tablefmt="github") + shown_note + "\n"
 
 
 def task_table(rows: list[Row], task: str) -> str:
@@ -169,8 +191,9 @@ def task_table(rows: list[Row], task: str) -> str:
             agg = r.metric(m)
             paper = _paper(spec, r.model, m)
             cells.append(f"{m.upper()} {_fmt(agg)}" + (f" [paper {paper:.2f}]" if paper is not None else ""))
-        body.append([spec.title, r.model, f"{r.protocol}-{r.version}", "; ".join(cells)])
-    return text + tabulate(body, headers=["dataset", "model", "protocol", "metrics"], tablefmt="github") + "\n"
+        body.append([spec.title, r.model, r.variant, f"{r.protocol}-{r.version}", "; ".join(cells)])
+    return text + tabulate(body, headers=["dataset", "model", "variant", "protocol", "metrics"],
+                           tablefmt="github") + "\n"
 
 
 def fold_table(rows: list[Row]) -> str:
@@ -273,9 +296,10 @@ def build(store: ResultStore | None = None, out: Path | None = None) -> Path:
 
 
 def check(store: ResultStore, out: Path) -> list[str]:
-    """Differences between the committed markdown in `out` and what the store generates now."""
-    files, _ = render(store)
-    diffs = []
+    """Differences between the committed markdown in `out` and what the store generates now, and every store
+    file that is not a usable result (a truncated JSON must not pass as "up to date")."""
+    files, problems = render(store)
+    diffs = [f"result store: {p}" for p in problems]
     for name, text in sorted(files.items()):
         path = out / name
         old = path.read_text() if path.is_file() else ""

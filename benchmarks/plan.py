@@ -1,20 +1,37 @@
-"""Planning: which runs a command stands for, which are done, and which datasets are missing.
+"""The one planner: which runs a command stands for, their keys, which are done, and which data is missing.
 
-Planning reads only split files (for dataset revisions) and the result store's file names, so planning the
-whole `all` suite takes well under a second (see `python -m benchmarks.bench_plan`).
+Every command that names runs (`run`, `grid`, `status`, the planning benchmark) builds a `Request` (a suite's or
+a grid's, see `benchmarks.request`) and calls `plan(request)`; nothing else makes RunKeys. Planning validates
+each recipe against the model and the stage configs (benchmarks.recipe), so a typo fails here, before anything
+is submitted. It reads only split files (for dataset revisions) and the store's file names: planning the whole
+`all` suite takes well under a second (`python -m benchmarks.speed_plan`).
 """
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .datasets import registry
 from .datasets.spec import DatasetSpec
 from .protocols import get_protocol
+from .recipe import Recipe, RecipeError, resolve, symbolic_source
 from .runkey import RunKey
 from .store import ResultStore
+
+PIPELINE_WEIGHTS = "pipeline"      # the weights identity of runs whose starting weights a pipeline trains
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a command asks for: models x recipes x datasets x folds x seeds under one protocol."""
+    models: tuple[str, ...]
+    datasets: tuple[str, ...]
+    protocol: str = "paper"
+    recipes: tuple[Recipe, ...] = (Recipe(),)
+    folds: tuple[str, ...] | None = None
+    seeds: tuple[int, ...] = (0,)
+    label: str = ""                 # for messages: "suite demo", "grid masking"
 
 
 @dataclass(frozen=True)
@@ -24,9 +41,13 @@ class PlannedRun:
 
 
 @dataclass
-class Plan:
+class RunPlan:
     runs: list[PlannedRun] = field(default_factory=list)
     absent: list[tuple[DatasetSpec, Path]] = field(default_factory=list)   # data not prepared: expected path
+
+    @property
+    def keys(self) -> list[RunKey]:
+        return [r.key for r in self.runs]
 
     @property
     def todo(self) -> list[RunKey]:
@@ -44,9 +65,11 @@ def weights_sha(model: str, weights: str | None) -> str:
     import zoo
     from zoo.weights import sha256_file, zoo_dir
 
+    from avfmae.atomic import atomic_write
+
     name, tag = zoo.split_name(model)
     ref = tag or weights
-    if ref is None:
+    if not ref:
         return ""
     path, record = zoo.resolve_weights(name, ref)
     if record is not None:
@@ -60,38 +83,55 @@ def weights_sha(model: str, weights: str | None) -> str:
     ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
     if ident not in cache:
         cache[ident] = sha256_file(path)
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f".{cache_file.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(cache))
-        os.replace(tmp, cache_file)
+        atomic_write(cache_file, lambda f: f.write(json.dumps(cache)), binary=False)
     return cache[ident]
 
 
-def make_plan(model: str, datasets: list[str], protocol: str, *, weights: str | None = None,
-              folds: list[str] | None = None, seeds: list[int] | tuple = (0,), overrides: dict | None = None,
-              store: ResultStore | None = None, data_root: Path | None = None,
-              weights_id: str | None = None) -> Plan:
-    """Run keys for model x datasets x folds x seeds under one protocol; absent datasets are listed, not run.
+def init_reference(model: str, recipe: Recipe) -> str | None:
+    """The weights a run starts from, as the training configs name them: the model's tag, the recipe's
+    weights, or None (random init)."""
+    base, _, tag = model.partition(".")
+    return f"{base}.{tag}" if tag else (recipe.weights or None)
 
-    weights_id: the identity to record instead of hashing a file (runs whose weights a pipeline makes)."""
+
+def identity_init(model: str, recipe: Recipe, sha: str) -> str | None:
+    """How the identity names the starting weights: by their sha (a path differs between machines)."""
+    return f"weights:{sha[:16]}" if init_reference(model, recipe) else None
+
+
+def plan(request: Request, store: ResultStore | None = None, data_root: Path | None = None) -> RunPlan:
+    """Run keys for the request; absent datasets are listed, not run. Raises RecipeError (naming the model,
+    the recipe and the key) when a recipe does not resolve."""
     store = store or ResultStore()
-    proto = get_protocol(protocol)
-    sha = weights_id if weights_id is not None else weights_sha(model, weights)
-    overrides = dict(overrides or {})
-    if weights is not None and "." not in model:
-        overrides.setdefault("weights", str(weights))
-    plan = Plan()
-    for name in datasets:
+    proto = get_protocol(request.protocol)
+    out = RunPlan()
+    specs = []
+    for name in request.datasets:
         spec = registry.get(name)
-        if not spec.is_prepared(data_root):
-            plan.absent.append((spec, spec.path(data_root)))
-            continue
-        revision = spec.revision(data_root)
-        chosen = list(spec.folds) if not folds else [f for f in spec.folds if f in folds]
-        for fold in chosen:
-            for seed in seeds:
-                key = RunKey(model=model, weights_sha=sha[:16], dataset=spec.name, dataset_revision=revision,
-                             protocol=proto.name, protocol_version=proto.version, fold=fold, seed=int(seed),
-                             overrides=overrides)
-                plan.runs.append(PlannedRun(key, store.status(key)))
-    return plan
+        if spec.is_prepared(data_root):
+            specs.append((spec, spec.revision(data_root)))
+        elif (spec, spec.path(data_root)) not in out.absent:
+            out.absent.append((spec, spec.path(data_root)))
+    shas: dict[tuple, str] = {}
+    for model in request.models:
+        for recipe in request.recipes:
+            if (model, recipe.weights) not in shas:
+                shas[model, recipe.weights] = weights_sha(model, recipe.weights or None)
+            sha = shas[model, recipe.weights] or (PIPELINE_WEIGHTS if recipe.pipeline else "")
+            for spec, revision in specs:
+                folds = list(spec.folds) if not request.folds else [f for f in spec.folds if f in request.folds]
+                for fold in folds:
+                    for seed in request.seeds:
+                        try:
+                            resolved = resolve(model, spec, fold, int(seed), proto, recipe,
+                                               symbolic_source(spec, revision, fold, recipe.limit),
+                                               identity_init(model, recipe, sha))
+                        except RecipeError as e:
+                            where = f"{request.label + ': ' if request.label else ''}{model}"
+                            raise RecipeError(f"{where} [{recipe.label() or 'default recipe'}] on {spec.name}: {e}"
+                                              ) from None
+                        key = RunKey(model=model, weights_sha=sha[:16], dataset=spec.name,
+                                     dataset_revision=revision, protocol=proto.name, protocol_version=proto.version,
+                                     fold=fold, seed=int(seed), recipe=recipe, config_hash=resolved.config_hash)
+                        out.runs.append(PlannedRun(key, store.status(key)))
+    return out

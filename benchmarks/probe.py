@@ -47,15 +47,15 @@ def _features(model, spec, fold: str, split: str, cache: Path, modalities) -> tu
     return out
 
 
-def run_probe(key: RunKey, work: Path) -> dict:
+def run_probe(key: RunKey, resolved, work: Path) -> dict:
     import zoo
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     spec = registry.get(key.dataset)
-    opts = key.overrides_dict
-    model = zoo.create_model(key.model, weights=opts.get("weights"), num_classes=0, reset_head=True).eval()
+    opts = resolved.probe
+    model = zoo.create_model(key.model, weights=key.recipe.weights or None, num_classes=0, reset_head=True).eval()
     ident = hashlib.sha256(f"{key.model}|{key.weights_sha}|{spec.name}@{key.dataset_revision}".encode()).hexdigest()[:16]
     cache = work.parent.parent / "features" / ident
     train = _features(model, spec, key.fold, "train", cache / f"{key.fold}-train.npz", spec.modalities)

@@ -1,10 +1,11 @@
 """RunKey: the identity of one evaluation run, and nothing else.
 
-model + weights sha, dataset @ revision, protocol @ version, fold, seed and overrides. Built from specs only (no
+model + weights sha, dataset @ revision, protocol @ version, fold, seed, the recipe (benchmarks.recipe: stages,
+preset, limit, arch / stage overrides) and the hash of the stage configs it resolves to. Built from specs only (no
 timestamps, no world size, no paths), so the same command gives the same key on a laptop and on the cluster, and
-the result store can say "done" by looking for one file.
+the result store can say "done" by looking for one file. Made by the planner (benchmarks.plan) only.
 
-    key.name       avfmae-tiny@ab12cd/demo@3f2e1a/paper-v1/fold1/seed0[/lr=0.001,epochs=3]
+    key.name       avfmae-tiny@ab12cd/demo@3f2e1a/paper-v1/fold1/seed0[/cfg=9c0f3e,stages=1+3,stage3.epochs=3]
                    readable; every '/'-separated part is filesystem safe
     key.slug       the same in one path component ('__' for '/'), for job names and file names
     key.signature  12 hex chars of sha256 over the canonical JSON of ``to_dict()``; the store's file name
@@ -15,36 +16,15 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, fields
-from typing import Any, Iterable, Mapping
+from typing import Mapping
+
+from .recipe import Recipe
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=,+-]+")
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _freeze(value: Any, where: str) -> Any:
-    """Overrides must be JSON values that hash: scalars, or tuples (from lists) of them."""
-    if isinstance(value, _SCALARS):
-        return value
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v, where) for v in value)
-    raise TypeError(f"override {where}: {type(value).__name__} is not a JSON scalar or list; "
-                    "pass a str/int/float/bool/None or a list of them")
-
-
-def _thaw(value: Any) -> Any:
-    return [_thaw(v) for v in value] if isinstance(value, tuple) else value
 
 
 def _safe(part: str) -> str:
     return _UNSAFE.sub("_", part).strip("_") or "_"
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, tuple):
-        return "+".join(_fmt(v) for v in value)
-    if isinstance(value, bool) or value is None:
-        return str(value).lower()
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -57,7 +37,8 @@ class RunKey:
     protocol_version: str       # Protocol version string: "1", "v2", ...
     fold: str                   # DatasetSpec.folds entry (ints are accepted and stored as str)
     seed: int = 0
-    overrides: tuple = ()       # sorted ((key, value), ...); a dict or pairs are accepted
+    recipe: Recipe = Recipe()   # a Recipe, or its flat dict form
+    config_hash: str = ""       # benchmarks.recipe.Resolved.config_hash of the stage configs the run uses
 
     def __post_init__(self):
         for f in ("model", "weights_sha", "dataset", "dataset_revision", "protocol", "protocol_version"):
@@ -74,21 +55,14 @@ class RunKey:
             except (TypeError, ValueError):
                 raise TypeError(f"RunKey.seed must be an int, got {self.seed!r}") from None
             object.__setattr__(self, "seed", seed)
-        ov = self.overrides
-        pairs: Iterable = ov.items() if isinstance(ov, Mapping) else (ov or ())
-        norm = {}
-        for pair in pairs:
-            k, v = pair
-            k = str(k)
-            if k in norm:
-                raise ValueError(f"override {k!r} given twice")
-            norm[k] = _freeze(v, k)
-        object.__setattr__(self, "overrides", tuple(sorted(norm.items())))
+        if isinstance(self.recipe, Mapping):
+            object.__setattr__(self, "recipe", Recipe.parse(self.recipe))
+        elif not isinstance(self.recipe, Recipe):
+            raise TypeError(f"RunKey.recipe must be a Recipe or its flat dict, got {type(self.recipe).__name__}")
+        if not isinstance(self.config_hash, str):
+            raise TypeError("RunKey.config_hash must be a str")
 
     # ----------------------------------------------------------------------------- names
-    @property
-    def overrides_dict(self) -> dict:
-        return {k: _thaw(v) for k, v in self.overrides}
 
     @property
     def name(self) -> str:
@@ -102,8 +76,10 @@ class RunKey:
             _safe(fold),
             f"seed{self.seed}",
         ]
-        if self.overrides:
-            parts.append(_safe(",".join(f"{k}={_fmt(v)}" for k, v in self.overrides)))
+        extra = ",".join(p for p in (f"cfg={self.config_hash[:6]}" if self.config_hash else "", self.recipe.label(hide=()))
+                         if p)
+        if extra:
+            parts.append(_safe(extra))
         return "/".join(parts)
 
     @property
@@ -120,7 +96,7 @@ class RunKey:
     # ----------------------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["overrides"] = self.overrides_dict
+        d["recipe"] = self.recipe.flat()
         return d
 
     @classmethod

@@ -1,8 +1,14 @@
-"""`python -m benchmarks.status [SUITE|GRID] [--model M]`: done / running / pending / failed / missing.
+"""`python -m benchmarks.status [SUITE|GRID] [options]`: done / running / pending / failed / missing.
 
-For a grid, the runs are the grid's plan. For a suite, the runs are those of `--model` (or, without it, every
-run of the suite's datasets that was ever submitted or stored). Job ids and log paths come from the submission
-records; states from the scheduler (squeue / scontrol / sacct) and the result store.
+Give it the options of the command that submitted the runs and it plans the same runs (one planner: the same
+keys as `benchmarks.run ... --dry-run` or `benchmarks.grid ... --dry-run`):
+
+    python -m benchmarks.status demo --model avfmae-micro          # after: benchmarks.run --model avfmae-micro
+    python -m benchmarks.status masking --models avfmae-micro --datasets demo --cpu
+
+For a suite without `--model`, the runs are every run of the suite's datasets that was ever submitted or stored.
+Job ids and log paths come from the submission records; states from the scheduler (squeue / scontrol / sacct)
+and the result store.
 """
 from __future__ import annotations
 
@@ -12,21 +18,23 @@ import sys
 from tabulate import tabulate
 
 from .executors import read_records, run_status, summarize
+from .plan import plan
+from .recipe import RecipeError
+from .request import add_suite_args, grid_request_from_args, suite_request_from_args
 from .runkey import RunKey
 from .store import ResultStore
 
 
-def _suite_keys(name: str, model: str | None, store: ResultStore, seeds) -> list[RunKey]:
-    from .plan import make_plan
+def _submitted_keys(suite_name: str, store: ResultStore) -> list[RunKey]:
     from .suites import get_suite
 
-    suite = get_suite(name)
-    if model:
-        return [r.key for r in make_plan(model, list(suite.datasets), suite.protocol, seeds=seeds,
-                                         store=store).runs]
+    suite = get_suite(suite_name)
     keys = {}
     for rec in read_records(store.root.parent / "submitit").values():
-        k = RunKey.from_dict(rec["key"])
+        try:
+            k = RunKey.from_dict(rec["key"])
+        except (TypeError, ValueError):   # a record of an older key format
+            continue
         if k.dataset in suite.datasets:
             keys[k.signature] = k
     for rec in store.iter_results():
@@ -36,22 +44,38 @@ def _suite_keys(name: str, model: str | None, store: ResultStore, seeds) -> list
     return sorted(keys.values(), key=lambda k: k.name)
 
 
-def main(argv=None) -> int:
-    from .gridspec import available, load
-
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.status", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("target", nargs="?", default="all", help="a suite (all, cea, dea, mer, demo) or a grid name")
-    ap.add_argument("--model", help="for a suite: the model whose planned runs to show")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    suite = ap.add_argument_group("for a suite: the options given to benchmarks.run")
+    add_suite_args(suite, model_required=False)
+    grid = ap.add_argument_group("for a grid: the options given to benchmarks.grid")
+    grid.add_argument("--models", nargs="+", help="replace the grid's models")
+    grid.add_argument("--cpu", action="store_true", help="CPU training presets (preset=cpu in every run)")
     ap.add_argument("--results", help="result store folder")
     ap.add_argument("--all", action="store_true", help="list done runs too (default: only the others)")
-    args = ap.parse_args(argv)
-    store = ResultStore(args.results)
+    return ap
+
+
+def keys_for(args: argparse.Namespace, store: ResultStore) -> list[RunKey]:
+    from .gridspec import available
+
     if args.target in available():
-        keys = [r.key for r in load(args.target).plan(store).runs]
-    else:
-        keys = _suite_keys(args.target, args.model, store, args.seeds)
+        return plan(grid_request_from_args(args.target, args), store).keys
+    if args.model:
+        return plan(suite_request_from_args(args.target, args), store).keys
+    return _submitted_keys(args.target, store)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    store = ResultStore(args.results)
+    try:
+        keys = keys_for(args, store)
+    except (RecipeError, KeyError) as e:
+        print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        return 2
     statuses = run_status(keys, store)
     rows = [[s.key.dataset, s.key.model, s.key.fold, s.key.seed, s.state, s.job_id or "–", s.scheduler_state or "–",
              s.stderr or s.stdout or "–", s.detail or ""] for s in statuses if args.all or s.state != "done"]

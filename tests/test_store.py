@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from benchmarks.recipe import Recipe
 from benchmarks.runkey import RunKey
 from benchmarks.store import ResultStore, default_root
 
@@ -22,29 +23,33 @@ def test_runkey_name_and_golden_signature():
     key = make_key()
     assert key.name == "avfmae-tiny@ab12cd/demo@3f2e1a/paper-v1/fold1/seed0"
     assert key.fold == "1"
-    # golden: a change here changes every stored file name; bump it only on purpose. It is
-    # sha256('{"dataset":"demo","dataset_revision":"3f2e1a9b8c7d","fold":"1","model":"avfmae-tiny","overrides":{},'
-    #        '"protocol":"paper","protocol_version":"1","seed":0,"weights_sha":"ab12cd34ef56"}')[:12]
+    # golden: a change here changes every stored file name; bump it only on purpose (last: the typed recipe and
+    # the config hash replaced the overrides dict, issue #9). It is sha256 of the canonical JSON below, [:12]
+    # (computed with hashlib outside the code under test).
     assert key.canonical_json() == (
-        '{"dataset":"demo","dataset_revision":"3f2e1a9b8c7d","fold":"1","model":"avfmae-tiny","overrides":{},'
-        '"protocol":"paper","protocol_version":"1","seed":0,"weights_sha":"ab12cd34ef56"}')
-    assert key.signature == "c14031519d3b"
+        '{"config_hash":"","dataset":"demo","dataset_revision":"3f2e1a9b8c7d","fold":"1","model":"avfmae-tiny",'
+        '"protocol":"paper","protocol_version":"1","recipe":{},"seed":0,"weights_sha":"ab12cd34ef56"}')
+    assert key.signature == "db1142dd87a6"
     assert len(key.signature) == 12
 
 
-def test_runkey_overrides_sorted_hashable_and_named():
-    a = make_key(overrides={"lr": 0.001, "epochs": 3, "layers": [1, 2]})
-    b = make_key(overrides=[("layers", (1, 2)), ("epochs", 3), ("lr", 0.001)])
+def test_runkey_recipe_sorted_hashable_and_named():
+    a = make_key(recipe={"stage3.blr": 0.001, "epochs": 3, "arch.taps": [1, 2]}, config_hash="9c0f3e21aa00")
+    b = make_key(recipe=Recipe(stage3=(("epochs", 3), ("blr", 0.001)), arch={"taps": (1, 2)}),
+                 config_hash="9c0f3e21aa00")
     assert a == b and hash(a) == hash(b) and a.signature == b.signature
-    assert a.overrides == (("epochs", 3), ("layers", (1, 2)), ("lr", 0.001))
-    assert a.name.endswith("/seed0/epochs=3,layers=1+2,lr=0.001")
+    assert a.recipe.stage3 == (("blr", 0.001), ("epochs", 3)) and a.recipe.arch == (("taps", (1, 2)),)
+    assert a.name.endswith("/seed0/cfg=9c0f3e,arch.taps=1+2,stage3.blr=0.001,stage3.epochs=3")
     assert a.signature != make_key().signature
-    with pytest.raises(TypeError, match="JSON scalar"):
-        make_key(overrides={"x": {"nested": 1}})
+    assert a.signature != a.replace(config_hash="000000000000").signature
+    with pytest.raises(ValueError, match="JSON scalar"):
+        make_key(recipe={"x": {"nested": 1}})
+    with pytest.raises(ValueError, match="stages"):
+        make_key(recipe={"stages": "2+3"})
 
 
 def test_runkey_roundtrip_and_safety():
-    key = make_key(model="weird name/x", fold="fold 2", overrides={"a": True, "b": None})
+    key = make_key(model="weird name/x", fold="fold 2", recipe={"arch.a": True, "b": None, "stages": "1+3"})
     back = RunKey.from_dict(json.loads(json.dumps(key.to_dict())))
     assert back == key and back.signature == key.signature
     for part in key.name.split("/"):
