@@ -13,7 +13,7 @@ import numpy as np
 
 from . import metrics as M
 from .datasets import registry
-from .plan import identity_init, init_reference
+from .plan import identity_init, init_reference, template_hash
 from .protocols import get_protocol
 from .recipe import RecipeError, Resolved, resolve, symbolic_source
 from .runkey import RunKey
@@ -39,13 +39,14 @@ def resolve_key(key: RunKey, work: Path) -> Resolved:
     if revision != key.dataset_revision:
         raise RecipeError(f"{key.name}: the split files of {spec.name} changed since the run was planned "
                           f"(revision {revision}, planned on {key.dataset_revision}); plan again (re-run the command)")
-    symbolic = symbolic_source(spec, key.dataset_revision, key.fold, recipe.limit)
     ident_init = identity_init(key.model, recipe, key.weights_sha)
-    resolved = resolve(key.model, spec, key.fold, key.seed, proto, recipe, symbolic, ident_init)
-    if resolved.config_hash != key.config_hash:
-        raise RecipeError(f"{key.name}: its stage configs resolve to {resolved.config_hash} now but were planned as "
+    now = template_hash(key.model, spec, key.dataset_revision, proto, recipe, ident_init)
+    if now != key.config_hash:
+        raise RecipeError(f"{key.name}: its stage configs resolve to {now} now but were planned as "
                           f"{key.config_hash} (a preset or a config default changed since); plan again (re-run the "
                           "command): the new configs get a new run key")
+    symbolic = symbolic_source(spec, key.dataset_revision, key.fold, recipe.limit)
+    resolved = resolve(key.model, spec, key.fold, key.seed, proto, recipe, symbolic, ident_init)
 
     def real(split: str) -> str:
         if recipe.limit:

@@ -99,6 +99,22 @@ def identity_init(model: str, recipe: Recipe, sha: str) -> str | None:
     return f"weights:{sha[:16]}" if init_reference(model, recipe) else None
 
 
+FOLD, SEED = "{fold}", 0        # the template a config hash is taken on: the fold and seed are key fields
+
+
+def template_hash(model: str, spec: DatasetSpec, revision: str, protocol, recipe: Recipe, init: str | None,
+                  where: str = "") -> str:
+    """The config hash of a (model, recipe, dataset @ revision, protocol): the stage configs resolved for a
+    template fold and seed (the fold and the seed are RunKey fields of their own), so every fold and seed of one
+    recipe shares it, and a table row can group them. Raises RecipeError naming the model, recipe and dataset."""
+    try:
+        return resolve(model, spec, FOLD, SEED, protocol, recipe, symbolic_source(spec, revision, FOLD, recipe.limit),
+                       init).config_hash
+    except RecipeError as e:
+        raise RecipeError(f"{where + ': ' if where else ''}{model} [{recipe.label() or 'default recipe'}] on "
+                          f"{spec.name}: {e}") from None
+
+
 def plan(request: Request, store: ResultStore | None = None, data_root: Path | None = None) -> RunPlan:
     """Run keys for the request; absent datasets are listed, not run. Raises RecipeError (naming the model,
     the recipe and the key) when a recipe does not resolve."""
@@ -119,19 +135,13 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
                 shas[model, recipe.weights] = weights_sha(model, recipe.weights or None)
             sha = shas[model, recipe.weights] or (PIPELINE_WEIGHTS if recipe.pipeline else "")
             for spec, revision in specs:
+                config_hash = template_hash(model, spec, revision, proto, recipe, identity_init(model, recipe, sha),
+                                            request.label)
                 folds = list(spec.folds) if not request.folds else [f for f in spec.folds if f in request.folds]
                 for fold in folds:
                     for seed in request.seeds:
-                        try:
-                            resolved = resolve(model, spec, fold, int(seed), proto, recipe,
-                                               symbolic_source(spec, revision, fold, recipe.limit),
-                                               identity_init(model, recipe, sha))
-                        except RecipeError as e:
-                            where = f"{request.label + ': ' if request.label else ''}{model}"
-                            raise RecipeError(f"{where} [{recipe.label() or 'default recipe'}] on {spec.name}: {e}"
-                                              ) from None
                         key = RunKey(model=model, weights_sha=sha[:16], dataset=spec.name,
                                      dataset_revision=revision, protocol=proto.name, protocol_version=proto.version,
-                                     fold=fold, seed=int(seed), recipe=recipe, config_hash=resolved.config_hash)
+                                     fold=fold, seed=int(seed), recipe=recipe, config_hash=config_hash)
                         out.runs.append(PlannedRun(key, store.status(key)))
     return out

@@ -1,0 +1,70 @@
+"""Leaderboard rows (issue #9): the main table shows the complete run, variants are labelled, `check` sees
+corrupt store files."""
+import pytest
+
+from benchmarks import leaderboard
+from benchmarks.plan import plan
+from benchmarks.request import suite_request
+from benchmarks.store import ResultStore
+from benchmark_fixtures import tiny_demo, use_env
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    use_env(monkeypatch, tmp_path)
+    tiny_demo(tmp_path / "data")
+    return ResultStore()
+
+
+def _put(store, keys, uars, created):
+    for key, uar in zip(keys, uars):
+        store.put(key, {"scores": {"uar": float(uar), "war": float(uar), "wf1": float(uar)},
+                        "created_at": created})
+
+
+def _main_cell(files, model="avfmae-micro"):
+    lines = [ln for ln in files["main.md"].splitlines() if ln.startswith("| Synthetic")]
+    assert len(lines) == 1
+    head = [h.strip() for h in files["main.md"].split("\n|")[0].split("|")]
+    header = next(ln for ln in files["main.md"].splitlines() if ln.startswith("| dataset"))
+    cols = [c.strip() for c in header.strip("|").split("|")]
+    cells = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert head
+    return cells[cols.index(model)]
+
+
+def test_main_table_shows_the_complete_full_data_row_not_the_first_or_newest(store):
+    full = plan(suite_request("demo", "avfmae-micro"), store).keys                       # 3 folds, all clips
+    quick = plan(suite_request("demo", "avfmae-micro", limit=6), store).keys             # 3 folds, 6 clips
+    partial = plan(suite_request("demo", "avfmae-micro", items={"epochs": 2}), store).keys[:1]   # 1 fold
+    # the quick look and the partial row are newer, and the quick look sorts first by name
+    _put(store, full, [40, 50, 60], "2026-01-01T00:00:00+00:00")
+    _put(store, quick, [90, 91, 92], "2026-06-01T00:00:00+00:00")
+    _put(store, partial, [99], "2026-07-01T00:00:00+00:00")
+    files, problems = leaderboard.render(store)
+    assert problems == []
+    cell = _main_cell(files)
+    mean = sum([40, 50, 60]) / 3        # the full row's per-fold UAR, averaged by hand
+    assert cell.startswith(f"{mean:.2f}"), cell
+    # the rows of the variants can be told apart in the per-task and per-fold tables
+    rows = [ln for ln in files["cea.md"].splitlines() if ln.startswith("| Synthetic")]
+    assert len(rows) == 3
+    variants = {ln.split("|")[3].strip() for ln in rows}
+    assert len(variants) == 3, variants
+    assert any("first 6 clips" in v for v in variants) and any("stage3.epochs=2" in v for v in variants)
+    # the main table says which row each cell shows
+    assert "avfmae-micro on demo" in files["main.md"] and "first 6 clips" not in files["main.md"].split(
+        "avfmae-micro on demo")[1].splitlines()[0]
+
+
+def test_check_fails_on_a_truncated_result_file(store, tmp_path):
+    key = plan(suite_request("demo", "avfmae-micro"), store).keys[0]
+    _put(store, [key], [50], "2026-01-01T00:00:00+00:00")
+    out = tmp_path / "boards"
+    leaderboard.build(store, out)
+    assert leaderboard.check(store, out) == []
+    path = store.path(key)
+    path.write_text(path.read_text()[:120])          # a result cut short (a full disk, a killed copy)
+    diffs = leaderboard.check(store, out)
+    assert any(str(path) in d and "not valid JSON" in d for d in diffs), diffs
+    assert leaderboard.main(["check", "--out", str(out)]) == 1
