@@ -37,7 +37,10 @@ def test_demo_suite_three_stages_store_and_leaderboard(demo_env, capsys):
     assert len(results) == 1
     rec = results[0]
     assert set(rec["scores"]) == {"uar", "war", "wf1"} and 0 <= rec["scores"]["uar"] <= 100
-    assert rec["key"].overrides_dict["stages"] == "1+2+3"
+    assert rec["key"].recipe.stages == "1+2+3" and rec["key"].recipe.preset == "cpu"
+    # the resolved stage configs are stored with the result, under the hash the key carries
+    assert set(rec["configs"]) == {"stage1", "stage2", "stage3"} and rec["config_hash"] == rec["key"].config_hash
+    assert rec["configs"]["stage3"]["epochs"] == 1 and rec["configs"]["stage1"]["epochs"] == 1
     assert len(rec["confusion"]) == 6
     # the pipeline exported and registered stage-1 and stage-2 weights
     tags = json.loads((tmp / "zoo" / "tags.json").read_text())
@@ -55,6 +58,9 @@ def test_demo_suite_three_stages_store_and_leaderboard(demo_env, capsys):
     assert leaderboard.main(["check", "--out", str(out)]) == 1
     assert status.main(["demo", "--all"]) == 0
     assert "1 done" in capsys.readouterr().out
+    # status given the run's options sees the run as done (it planned without preset/stages before: "missing")
+    assert status.main(["demo", "--model", "avfmae-micro", "--folds", "fold1", "--all"] + TINY_RUN) == 0
+    assert "1 done, 0 running, 0 pending, 0 failed, 0 missing (1 runs)" in capsys.readouterr().out
 
 
 def test_grid_plans_variants_and_runs_only_missing(demo_env, capsys):
