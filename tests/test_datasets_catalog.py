@@ -1,14 +1,22 @@
 """The 17-dataset catalog and the registry: label spaces, folds, metrics, paper numbers, suites, revisions."""
 from __future__ import annotations
 
+import importlib
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from avfmae.data.manifest import ClipRecord, write_manifest
 from benchmarks.datasets import registry
-from benchmarks.datasets.catalog import KNOWN_METRICS, MAFW_11, MODEL_KEYS, SPECS
+from benchmarks.datasets.sets.mafw import MAFW_11
 from benchmarks.datasets.spec import DatasetSpec
+
+SPECS = tuple(registry.suite("all"))
+ROOT = Path(__file__).resolve().parents[1]
 
 NAMES = ["mafw-11", "mafw-43", "dfew", "mer-multi", "mer24-tv", "crema-d-6", "crema-d-4", "msp-improv", "ravdess",
          "iemocap", "avcaffe", "werewolf-xl", "samm", "casme-ii", "smic", "casme3", "mmew"]
@@ -38,16 +46,21 @@ def test_label_space_and_folds(spec: DatasetSpec):
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_metrics_are_known(spec: DatasetSpec):
-    assert set(spec.metrics) <= set(KNOWN_METRICS)
+    assert set(spec.metrics) <= registry.known_metric_names()
     assert spec.main_metric in spec.metrics
     assert spec.fold_aggregate in ("mean", "pool")
 
 
+@pytest.fixture(scope="module")
+def zoo_models():
+    return registry.paper_model_names()
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
-def test_paper_numbers_present_and_well_formed(spec: DatasetSpec):
+def test_paper_numbers_present_and_well_formed(spec: DatasetSpec, zoo_models):
     assert any(k.startswith("avfmae-") for k in spec.paper), "every dataset has AVF-MAE++ numbers"
     for model, numbers in spec.paper.items():
-        assert model in MODEL_KEYS
+        assert model in zoo_models
         assert spec.main_metric in numbers, f"{model} lacks the main metric"
         for key, value in numbers.items():
             m = PAPER_KEY.match(key)
@@ -118,14 +131,85 @@ def test_register_conflict():
         registry.register(other)
 
 
-def test_demo_suite_tolerates_missing_synth(monkeypatch):
-    def missing(name, *a, **k):
-        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+def test_demo_suite_does_not_need_the_generator():
+    """The demo spec lives in its dataset module: listing it never imports the media generator (synth)."""
+    code = ("import sys; from benchmarks.datasets import registry; "
+            "assert registry.list_datasets('demo') == ['demo'] and registry.importer_of('demo') is None; "
+            "assert 'benchmarks.datasets.synth' not in sys.modules, 'registry imported the generator'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
-    monkeypatch.setattr(registry, "_demo_state", {"tried": False})
-    monkeypatch.setattr(registry, "_SUITES", {**registry._SUITES, "demo": []})
-    monkeypatch.setattr(registry.importlib, "import_module", missing)
-    assert registry.list_datasets("demo") == []
+
+# ------------------------------------------------------------------------------------ discovery of dataset modules
+TOY = """
+from benchmarks.datasets.importers._base import Plan
+from benchmarks.datasets.spec import DatasetSpec
+
+ORDER = {order}
+SPECS = (DatasetSpec(name="{name}", title="Toy", task="DEA", labels=("a", "b"), folds=("fold1",),
+                     fold_scheme="one fold", metrics={metrics}, main_metric="{main}"),)
+ALIASES = {{"{name}x": "{name}"}}
+LAYOUT = "<Toy>/clips/*.mp4"
+
+
+def import_release(spec, raw, source="auto"):
+    return Plan(spec, raw, {{}})
+"""
+
+
+@pytest.fixture()
+def fresh_registry(tmp_path, monkeypatch):
+    """An empty registry whose dataset package is tmp_path/toysets (write modules there, then call _discover)."""
+    package = tmp_path / "toysets"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m == "toysets" or m.startswith("toysets.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(registry, "_REGISTRY", {})
+    monkeypatch.setattr(registry, "_SUITES", {"all": [], "cea": [], "dea": [], "mer": [], "demo": []})
+    monkeypatch.setattr(registry, "_ALIASES", {})
+    monkeypatch.setattr(registry, "_MODULES", {})
+    monkeypatch.setattr(registry, "_sets_package", importlib.import_module("toysets"))
+    return package
+
+
+def test_one_new_file_adds_a_dataset(fresh_registry):
+    (fresh_registry / "toy.py").write_text(TOY.format(order=2, name="toy", metrics=("ccc",), main="ccc"))
+    (fresh_registry / "early.py").write_text(TOY.format(order=1, name="early", metrics=("uar",), main="uar"))
+    (fresh_registry / "_helpers.py").write_text("X = 1\n")  # shared helpers: skipped
+    registry._discover()
+    assert registry.list_datasets("all") == ["early", "toy"]  # ORDER, not file name order
+    assert registry.list_datasets("dea") == ["early", "toy"] and registry.list_datasets("cea") == []
+    assert registry.get("TOYX").name == "toy"  # the module's aliases
+    assert registry.layout_of("toy") == "<Toy>/clips/*.mp4"
+    assert registry.importer_of("toy") is registry.module_of("toy").import_release
+
+
+def test_unknown_metric_in_a_dataset_file_names_the_file(fresh_registry):
+    (fresh_registry / "toy.py").write_text(TOY.format(order=1, name="toy", metrics=("uar", "acuracy"),
+                                                        main="uar"))
+    with pytest.raises(registry.DatasetModuleError, match=r"toysets/toy\.py: dataset 'toy' lists unknown "
+                                                          r"metric\(s\) 'acuracy'; known metrics: .*uar"):
+        registry._discover()
+
+
+def test_module_contract_errors_name_the_file(fresh_registry):
+    (fresh_registry / "nospecs.py").write_text("ORDER = 1\n")
+    with pytest.raises(registry.DatasetModuleError, match=r"toysets/nospecs\.py: a dataset module must define SPECS"):
+        registry._discover()
+    (fresh_registry / "nospecs.py").unlink()
+    (fresh_registry / "nolayout.py").write_text(TOY.format(order=1, name="toy", metrics=("uar",), main="uar")
+                                                .replace('LAYOUT = "<Toy>/clips/*.mp4"', ""))
+    with pytest.raises(registry.DatasetModuleError, match=r"toysets/nolayout\.py: .*must define LAYOUT"):
+        registry._discover()
+
+
+def test_every_catalog_metric_is_in_the_metrics_registry():
+    from benchmarks import metrics
+    assert registry.known_metric_names() == set(metrics.METRICS)
+    for spec in SPECS:
+        for name in spec.metrics:
+            assert metrics.canonical(name) == name
 
 
 def test_revision_changes_with_split_files(tmp_path):

@@ -10,12 +10,14 @@ import pytest
 
 from avfmae.data.manifest import read_manifest
 from benchmarks.data.__main__ import main as cli
-from benchmarks.datasets.catalog import CASME3_SUBJECTS, MAFW_11
 from benchmarks.datasets.importers import DatasetLayoutError, IMPORTERS, plan_import, prepare
-from benchmarks.datasets.importers import iemocap as iemocap_mod
-from benchmarks.datasets.importers import megc2019
 from benchmarks.datasets.importers._xlsx import read_xlsx, write_xlsx
 from benchmarks.datasets.registry import get
+from benchmarks.datasets.sets import casme2, samm
+from benchmarks.datasets.sets import iemocap as iemocap_mod
+from benchmarks.datasets.sets._micro import parse_composite
+from benchmarks.datasets.sets.casme3 import CASME3_SUBJECTS
+from benchmarks.datasets.sets.mafw import MAFW_11
 
 
 def touch(path: Path, text: str = "") -> Path:
@@ -376,7 +378,7 @@ def test_werewolf(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- micro-expressions
 def test_samm_composite(tmp_path):
-    table = megc2019.parse(megc2019.SAMM)
+    table = parse_composite(samm.COMPOSITE)
     for subject, clip in table:
         touch(tmp_path / "SAMM" / subject / clip / f"{subject}_00001.jpg")
     touch(tmp_path / "SAMM" / "006" / "006_9_9" / "006_00001.jpg")  # not in the composite list
@@ -398,7 +400,7 @@ def test_samm_composite(tmp_path):
 
 @pytest.mark.parametrize("layout", ["CASME2_RAW_selected", "Cropped"])
 def test_casme2_composite(tmp_path, layout):
-    for subject, clip in megc2019.parse(megc2019.CASME2):
+    for subject, clip in parse_composite(casme2.COMPOSITE):
         touch(tmp_path / "CASME2" / layout / subject / clip / "img1.jpg")
     plan = plan_import("casme-ii", tmp_path)
     assert plan.source == ("video" if layout == "CASME2_RAW_selected" else "faces")
@@ -410,7 +412,7 @@ def test_casme2_composite(tmp_path, layout):
 
 
 def test_casme2_missing_composite_clip(tmp_path):
-    for subject, clip in list(megc2019.parse(megc2019.CASME2))[1:]:
+    for subject, clip in list(parse_composite(casme2.COMPOSITE))[1:]:
         touch(tmp_path / "CASME2_RAW_selected" / subject / clip / "img1.jpg")
     with pytest.raises(DatasetLayoutError, match="sub01/EP02_01f"):
         plan_import("casme-ii", tmp_path)
