@@ -11,7 +11,7 @@ import pytest
 from avfmae.data.manifest import read_manifest
 from benchmarks.data.__main__ import main as cli
 from benchmarks.datasets.importers import DatasetLayoutError, IMPORTERS, plan_import, prepare
-from benchmarks.datasets.importers._xlsx import read_xlsx, write_xlsx
+from benchmarks.datasets.importers._xlsx import read_xlsx
 from benchmarks.datasets.registry import get
 from benchmarks.datasets.sets import casme2, samm
 from benchmarks.datasets.sets import iemocap as iemocap_mod
@@ -30,6 +30,21 @@ def write_csv(path: Path, rows) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         csv.writer(f).writerows(rows)
+    return path
+
+
+def write_xlsx(path: Path, sheets) -> Path:
+    """A workbook with one sheet per {name: rows} (or a single sheet from a list of rows), written by
+    pandas/openpyxl; None cells stay empty."""
+    import pandas as pd
+    if not isinstance(sheets, dict):
+        sheets = {"Sheet1": sheets}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, rows in sheets.items():
+            width = max(map(len, rows))
+            rows = [list(r) + [None] * (width - len(r)) for r in rows]
+            pd.DataFrame(rows, dtype=object).to_excel(writer, sheet_name=name, header=False, index=False)
     return path
 
 
@@ -583,3 +598,17 @@ def test_xlsx_roundtrip(tmp_path):
     path = write_xlsx(tmp_path / "t.xlsx", {"first": [["a", 1]], "label": [["Subject", None, 2.5], [None, "x&y"]]})
     assert read_xlsx(path) == [["a", 1]]
     assert read_xlsx(path, "LABEL") == [["Subject", None, 2.5], [None, "x&y"]]
+
+
+def test_xlsx_cells_as_written(tmp_path):
+    """Blank rows keep their place (row numbers stay true), "NA"/"None" stay text, whole floats read as int."""
+    import openpyxl
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "codes"
+    for row in (["Subject", "Onset", "Note"], [], ["NA", 6.0, "None"], [None, 2.5, None]):
+        sheet.append(row)
+    book.save(tmp_path / "c.xlsx")
+    assert read_xlsx(tmp_path / "c.xlsx") == [["Subject", "Onset", "Note"], [], ["NA", 6, "None"], [None, 2.5]]
+    with pytest.raises(ValueError, match=r"no sheet named 'label' \(sheets: codes\)"):
+        read_xlsx(tmp_path / "c.xlsx", "label")
