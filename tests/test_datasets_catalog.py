@@ -175,11 +175,11 @@ def fresh_registry(tmp_path, monkeypatch):
 
 def test_one_new_file_adds_a_dataset(fresh_registry):
     (fresh_registry / "toy.py").write_text(TOY.format(order=2, name="toy", metrics=("ccc",), main="ccc"))
-    (fresh_registry / "early.py").write_text(TOY.format(order=1, name="early", metrics=("uar",), main="uar"))
+    (fresh_registry / "zfirst.py").write_text(TOY.format(order=1, name="first", metrics=("uar",), main="uar"))
     (fresh_registry / "_helpers.py").write_text("X = 1\n")  # shared helpers: skipped
     registry._discover()
-    assert registry.list_datasets("all") == ["early", "toy"]  # ORDER, not file name order
-    assert registry.list_datasets("dea") == ["early", "toy"] and registry.list_datasets("cea") == []
+    assert registry.list_datasets("all") == ["first", "toy"]  # ORDER, not file name order
+    assert registry.list_datasets("dea") == ["first", "toy"] and registry.list_datasets("cea") == []
     assert registry.get("TOYX").name == "toy"  # the module's aliases
     assert registry.layout_of("toy") == "<Toy>/clips/*.mp4"
     assert registry.importer_of("toy") is registry.module_of("toy").import_release
