@@ -10,12 +10,14 @@ import pytest
 
 from avfmae.data.manifest import read_manifest
 from benchmarks.data.__main__ import main as cli
-from benchmarks.datasets.catalog import CASME3_SUBJECTS, MAFW_11
 from benchmarks.datasets.importers import DatasetLayoutError, IMPORTERS, plan_import, prepare
-from benchmarks.datasets.importers import iemocap as iemocap_mod
-from benchmarks.datasets.importers import megc2019
-from benchmarks.datasets.importers._xlsx import read_xlsx, write_xlsx
+from benchmarks.datasets.importers._xlsx import read_xlsx
 from benchmarks.datasets.registry import get
+from benchmarks.datasets.sets import casme2, samm
+from benchmarks.datasets.sets import iemocap as iemocap_mod
+from benchmarks.datasets.sets._micro import parse_composite
+from benchmarks.datasets.sets.casme3 import CASME3_SUBJECTS
+from benchmarks.datasets.sets.mafw import MAFW_11
 
 
 def touch(path: Path, text: str = "") -> Path:
@@ -28,6 +30,21 @@ def write_csv(path: Path, rows) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         csv.writer(f).writerows(rows)
+    return path
+
+
+def write_xlsx(path: Path, sheets) -> Path:
+    """A workbook with one sheet per {name: rows} (or a single sheet from a list of rows), written by
+    pandas/openpyxl; None cells stay empty."""
+    import pandas as pd
+    if not isinstance(sheets, dict):
+        sheets = {"Sheet1": sheets}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, rows in sheets.items():
+            width = max(map(len, rows))
+            rows = [list(r) + [None] * (width - len(r)) for r in rows]
+            pd.DataFrame(rows, dtype=object).to_excel(writer, sheet_name=name, header=False, index=False)
     return path
 
 
@@ -376,7 +393,7 @@ def test_werewolf(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- micro-expressions
 def test_samm_composite(tmp_path):
-    table = megc2019.parse(megc2019.SAMM)
+    table = parse_composite(samm.COMPOSITE)
     for subject, clip in table:
         touch(tmp_path / "SAMM" / subject / clip / f"{subject}_00001.jpg")
     touch(tmp_path / "SAMM" / "006" / "006_9_9" / "006_00001.jpg")  # not in the composite list
@@ -398,7 +415,7 @@ def test_samm_composite(tmp_path):
 
 @pytest.mark.parametrize("layout", ["CASME2_RAW_selected", "Cropped"])
 def test_casme2_composite(tmp_path, layout):
-    for subject, clip in megc2019.parse(megc2019.CASME2):
+    for subject, clip in parse_composite(casme2.COMPOSITE):
         touch(tmp_path / "CASME2" / layout / subject / clip / "img1.jpg")
     plan = plan_import("casme-ii", tmp_path)
     assert plan.source == ("video" if layout == "CASME2_RAW_selected" else "faces")
@@ -410,7 +427,7 @@ def test_casme2_composite(tmp_path, layout):
 
 
 def test_casme2_missing_composite_clip(tmp_path):
-    for subject, clip in list(megc2019.parse(megc2019.CASME2))[1:]:
+    for subject, clip in list(parse_composite(casme2.COMPOSITE))[1:]:
         touch(tmp_path / "CASME2_RAW_selected" / subject / clip / "img1.jpg")
     with pytest.raises(DatasetLayoutError, match="sub01/EP02_01f"):
         plan_import("casme-ii", tmp_path)
@@ -581,3 +598,17 @@ def test_xlsx_roundtrip(tmp_path):
     path = write_xlsx(tmp_path / "t.xlsx", {"first": [["a", 1]], "label": [["Subject", None, 2.5], [None, "x&y"]]})
     assert read_xlsx(path) == [["a", 1]]
     assert read_xlsx(path, "LABEL") == [["Subject", None, 2.5], [None, "x&y"]]
+
+
+def test_xlsx_cells_as_written(tmp_path):
+    """Blank rows keep their place (row numbers stay true), "NA"/"None" stay text, whole floats read as int."""
+    import openpyxl
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "codes"
+    for row in (["Subject", "Onset", "Note"], [], ["NA", 6.0, "None"], [None, 2.5, None]):
+        sheet.append(row)
+    book.save(tmp_path / "c.xlsx")
+    assert read_xlsx(tmp_path / "c.xlsx") == [["Subject", "Onset", "Note"], [], ["NA", 6, "None"], [None, 2.5]]
+    with pytest.raises(ValueError, match=r"no sheet named 'label' \(sheets: codes\)"):
+        read_xlsx(tmp_path / "c.xlsx", "label")

@@ -11,9 +11,33 @@ from pathlib import Path
 
 from avfmae.data.manifest import ClipRecord
 
+from ..importers._base import DatasetLayoutError, Plan, folds_by_test_key, index_by_stem, relpath, search
 from ..spec import DatasetSpec
-from ._base import DatasetLayoutError, Plan, folds_by_test_key, index_by_stem, relpath, search
-from ._xlsx import read_table
+from ..importers._xlsx import read_table
+from . import CV5
+
+ORDER = 10  # position in the paper's tables
+
+WEREWOLF_XL = DatasetSpec(
+    name="werewolf-xl", title="Werewolf-XL", task="DEA",
+    labels=("arousal", "valence", "dominance"), folds=CV5, regression=True,
+    fold_scheme="5-fold game(session)-independent: fold k tests games 6k-5 .. 6k (HiCMAE/SVFAP)",
+    metrics=("ccc", "pcc"), main_metric="ccc", validation="test",
+    paper={
+        "avfmae-huge": {"ccc_arousal": 44.99, "ccc_valence": 72.19, "ccc_dominance": 52.35,
+                        "ccc": (44.99 + 72.19 + 52.35) / 3},
+        "hicmae-base": {"ccc_arousal": 33.74, "ccc_valence": 69.23, "ccc_dominance": 40.66,
+                        "ccc": (33.74 + 69.23 + 40.66) / 3},
+    },
+    source="release layout L (Baidu-cloud archives, not inspected); clip ids GG_PP_NNN H (HiC); folds H; "
+           "metric CCC vs PCC unconfirmed (L); paper model size unstated (filed under huge, L)",
+    notes="Targets are the averaged external PAD ratings, written in the order arousal, valence, dominance "
+          "(pleasure = valence) by column name from the label file. The paper's table does not name its model "
+          "size nor whether the numbers are CCC or PCC.",
+)
+
+SPECS = (WEREWOLF_XL,)
+ALIASES = {"werewolf": "werewolf-xl"}  # other spellings -> name
 
 LAYOUT = """\
 <Werewolf-XL>/
@@ -49,7 +73,7 @@ def _find_label_table(raw: Path, spec: DatasetSpec):
                              "columns) found below", LAYOUT)
 
 
-def import_werewolf(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
+def import_release(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
     table, rows, name_col, target_cols = _find_label_table(raw, spec)
     videos = index_by_stem(search(raw, "*.mp4", max_depth=5) + search(raw, "*.avi", max_depth=5), raw)
     videos = {k: v for k, v in videos.items() if CLIP.match(k)}

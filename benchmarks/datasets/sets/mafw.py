@@ -5,8 +5,74 @@ from pathlib import Path
 
 from avfmae.data.manifest import ClipRecord
 
+from ..importers._base import DatasetLayoutError, Plan, find_dir
 from ..spec import DatasetSpec
-from ._base import DatasetLayoutError, Plan, find_dir
+from . import CEA_METRICS, CV5, per_fold
+
+ORDER = 1  # position in the paper's tables
+
+# The 11 single classes in the order of the official label ids (index = id - 1).
+MAFW_11 = ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise", "contempt", "anxiety",
+           "helplessness", "disappointment")
+# The 32 multi-emotion categories of the compound split (the set is M: a third-party MAFW loader, count 43 = the
+# MAFW README's). No public code fixes their integer order, so ours is: the 11 singles in official order, then
+# the combinations sorted by the official ids of their parts (each name already lists its parts in id order).
+_MAFW_COMBOS = (
+    "anger_disgust", "anger_disgust_contempt", "anger_disgust_anxiety", "anger_sadness", "anger_surprise",
+    "anger_anxiety", "anger_helplessness", "disgust_sadness", "disgust_surprise", "disgust_contempt",
+    "disgust_anxiety", "disgust_anxiety_helplessness", "disgust_helplessness",
+    "disgust_helplessness_disappointment", "disgust_disappointment", "fear_sadness", "fear_sadness_anxiety",
+    "fear_surprise", "fear_surprise_anxiety", "fear_anxiety", "happiness_surprise", "happiness_contempt",
+    "sadness_surprise", "sadness_anxiety", "sadness_anxiety_helplessness", "sadness_helplessness",
+    "sadness_helplessness_disappointment", "sadness_disappointment", "surprise_anxiety", "anxiety_helplessness",
+    "anxiety_helplessness_disappointment", "helplessness_disappointment",
+)
+
+
+def _combo_key(name: str) -> tuple:
+    return tuple(MAFW_11.index(part) for part in name.split("_"))
+
+
+MAFW_43 = MAFW_11 + tuple(sorted(_MAFW_COMBOS, key=_combo_key))
+
+MAFW11 = DatasetSpec(
+    name="mafw-11", title="MAFW (11-class)", task="CEA", labels=MAFW_11, folds=CV5,
+    fold_scheme="official 5-fold (Train & Test Set/single/no_caption/set_1..5)",
+    metrics=CEA_METRICS, main_metric="uar", validation="test",
+    paper={
+        "avfmae-base": {"uar": 43.10, "war": 57.50},
+        "avfmae-large": {"uar": 45.36, "war": 59.13},
+        "avfmae-huge": {"uar": 46.05, "war": 60.24, "wf1": 58.55,
+                        **per_fold("uar", CV5, (37.56, 42.41, 49.83, 52.96, 47.50)),
+                        **per_fold("war", CV5, (50.98, 55.92, 65.24, 66.65, 62.42)),
+                        **per_fold("wf1", CV5, (49.33, 54.63, 62.78, 64.73, 61.28))},
+        "hicmae-base": {"uar": 42.65, "war": 56.17,
+                        **per_fold("uar", CV5, (36.02, 41.57, 46.46, 47.50, 41.88)),
+                        **per_fold("war", CV5, (47.60, 55.10, 60.10, 63.09, 55.22))},
+    },
+    source="layout H (HiC, MDF; fold file lines 'NNNNN.mp4 label'); label order H (HiC/MDF); fold sizes H; "
+           "paper numbers: tables [FIG], huge per-fold [LOG], hicmae per-fold HiCMAE README",
+    notes="9,172 single-label clips; HiCMAE's audio-visual files drop the 16 whose audio ffmpeg cannot extract "
+          "(9,156). The importer keeps a clip without a wav only in video mode (audio = the mp4's track).",
+)
+
+MAFW43 = DatasetSpec(
+    name="mafw-43", title="MAFW (43-class)", task="CEA", labels=MAFW_43, folds=CV5,
+    fold_scheme="official 5-fold (Train & Test Set/compound/no_caption/set_1..5)",
+    metrics=CEA_METRICS, main_metric="uar", validation="test",
+    paper={
+        "avfmae-base": {"uar": 15.42, "war": 43.41},
+        "avfmae-large": {"uar": 15.59, "war": 43.93},
+        "avfmae-huge": {"uar": 17.25, "war": 43.83},
+        "hicmae-base": {"uar": 13.29, "war": 37.36},
+    },
+    source="layout M (MAFWA: compound labels are single names joined by '_', 8,996 clips); the 43-name set M "
+           "(third-party loader); the index order is OURS (L): 11 singles then combinations by part ids",
+    notes="No public code fixes the 43-class index order; ours is recorded in `labels` and in the revision hash.",
+)
+
+SPECS = (MAFW11, MAFW43)
+ALIASES = {"mafw": "mafw-11", "mafw11": "mafw-11", "mafw43": "mafw-43"}  # other spellings -> name
 
 LAYOUT = """\
 <MAFW>/
@@ -91,9 +157,6 @@ def _import(spec: DatasetSpec, raw: Path, kind: str, source: str) -> Plan:
     return Plan(spec, raw, folds, source=source, notes=notes)
 
 
-def import_mafw11(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
-    return _import(spec, raw, "single", source)
-
-
-def import_mafw43(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
-    return _import(spec, raw, "compound", source)
+def import_release(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
+    """MAFW-11 reads the `single/` fold files, MAFW-43 the `compound/` ones."""
+    return _import(spec, raw, "compound" if spec.name == MAFW43.name else "single", source)

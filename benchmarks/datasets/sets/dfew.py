@@ -6,8 +6,25 @@ from pathlib import Path
 
 from avfmae.data.manifest import ClipRecord
 
+from ..importers._base import DatasetLayoutError, Plan, find_dir
 from ..spec import DatasetSpec
-from ._base import DatasetLayoutError, Plan, find_dir
+from . import CEA_METRICS, CV5, uar_war
+
+ORDER = 2  # position in the paper's tables
+
+DFEW = DatasetSpec(
+    name="dfew", title="DFEW", task="CEA",
+    labels=("happy", "sad", "neutral", "angry", "surprise", "disgust", "fear"), folds=CV5,
+    fold_scheme="official 5-fold (EmoLabel_DataSplit set_1..5, 11,697 single-labelled clips)",
+    metrics=CEA_METRICS, main_metric="uar", validation="val",
+    paper=uar_war(b=(63.74, 75.42), l=(65.14, 76.24), h=(66.88, 77.45), hic=(63.76, 75.01)),
+    source="layout H (DFEWR README; MDF reads 'train(single-labeled)'); labels 1..7 -> index label-1 H; "
+           "folds H (fd1 9356/2341)",
+    notes="The official code reads val.csv, which MAE-DFER writes equal to test.csv: val.tsv = test.tsv. "
+          "The radar figure prints WAR 77.51 for the huge model, the table 77.45.",
+)
+
+SPECS = (DFEW,)
 
 LAYOUT = """\
 <DFEW>/
@@ -48,7 +65,7 @@ def _read_csv(path: Path, spec: DatasetSpec) -> list[tuple[str, int]]:
     return out
 
 
-def import_dfew(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
+def import_release(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
     original = find_dir(raw, "Clip/original", "Clip/Original")
     frames = find_dir(raw, "Clip/clip_224x224", "Clip/jpg_256")
     wavs = find_dir(raw, "Clip/audio_16k")

@@ -6,8 +6,25 @@ from pathlib import Path
 
 from avfmae.data.manifest import ClipRecord
 
+from ..importers._base import DatasetLayoutError, Plan, folds_by_test_key, relpath, search
 from ..spec import DatasetSpec
-from ._base import DatasetLayoutError, Plan, folds_by_test_key, relpath, search
+from . import CEA_METRICS, uar_war
+
+ORDER = 7  # position in the paper's tables
+
+RAVDESS = DatasetSpec(
+    name="ravdess", title="RAVDESS", task="CEA",
+    labels=("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"),
+    folds=tuple(f"fold{k}" for k in range(1, 7)),
+    fold_scheme="6-fold subject-independent: fold k tests actors 4k-3 .. 4k (speech only, 1200/240)",
+    metrics=CEA_METRICS, main_metric="uar", validation="test",
+    paper=uar_war(h=(87.44, 87.57), hic=(87.96, 87.99)),
+    source="layout and file-name codes H (RAVZ); labels = emotion code - 1 H; folds H (HiC, SVFAP)",
+    notes="Faces from the video-only file (modality 02), audio from the audio-only wav (03) of the same take, "
+          "as HiCMAE; the full-AV file (01) stands in for a missing one. Paper #PS prints '512' (huge).",
+)
+
+SPECS = (RAVDESS,)
 
 LAYOUT = """\
 <RAVDESS>/                                   (Zenodo record 1188976, zips unpacked side by side)
@@ -25,7 +42,7 @@ def actor_fold(actor: int) -> str:
     return f"fold{(actor - 1) // 4 + 1}"
 
 
-def import_ravdess(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
+def import_release(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
     takes: dict[str, dict[str, Path]] = {}
     for path in search(raw, "*.mp4", max_depth=4) + search(raw, "*.wav", max_depth=4):
         m = NAME.match(path.stem)

@@ -14,8 +14,26 @@ from pathlib import Path
 
 from avfmae.data.manifest import ClipRecord
 
+from ..importers._base import DatasetLayoutError, Plan, folds_by_test_key
 from ..spec import DatasetSpec
-from ._base import DatasetLayoutError, Plan, folds_by_test_key
+from . import CEA_METRICS, uar_war
+
+ORDER = 8  # position in the paper's tables
+
+IEMOCAP = DatasetSpec(
+    name="iemocap", title="IEMOCAP", task="CEA",
+    labels=("ang", "hap", "neu", "sad"), folds=tuple(f"session{k}" for k in range(1, 6)),
+    fold_scheme="5-fold leave-one-session-out (L: the common choice)",
+    metrics=CEA_METRICS, main_metric="uar", validation="val",
+    paper=uar_war(l=(69.86, 71.65), h=(72.71, 73.83), hic=(68.21, 68.36)),
+    source="layout H (IEM, MERT: SessionN/dialog/avi/DivX, EmoEvaluation, sentences/wav); 4-class merge "
+           "exc->hap H (5,531); index order L; fold scheme L",
+    notes="Each utterance's video is cut from the dialog's split-screen avi (left half when the speaker's "
+          "gender letter equals the session letter, as MERTools) into clips/SessionN/<utt>.mp4. val.tsv = "
+          "test.tsv (L).",
+)
+
+SPECS = (IEMOCAP,)
 
 LAYOUT = """\
 <IEMOCAP_full_release>/
@@ -93,7 +111,7 @@ def _cut_with_pyav(src: Path, dest: Path, start: float, end: float, half: str) -
                 out.mux(packet)
 
 
-def import_iemocap(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
+def import_release(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
     sessions = [raw / f"Session{k}" for k in range(1, 6)]
     for s in sessions:
         if not (s / "dialog" / "EmoEvaluation").is_dir():
