@@ -259,6 +259,11 @@ def test_bootstrap_interval_by_hand():
     assert set(np.unique(reps)) == {0.0, 75.0, 100.0}
     assert set(np.unique(M.bootstrap("war", y, pred, n_boot=400, seed=0))) > {0.0, 75.0, 100.0}
     assert np.array_equal(reps, M.bootstrap("war", y, pred, clusters=subj, n_boot=400, seed=0))
+    # the interval is the 2.5 % and 97.5 % percentiles of the replicates (checked on a continuous case)
+    rng = np.random.default_rng(0)
+    t, p = rng.normal(size=40), rng.normal(size=40)
+    reps = M.bootstrap("mae", t, p, n_boot=300, seed=2)
+    assert M.bootstrap_ci("mae", t, p, n_boot=300, seed=2) == tuple(np.percentile(reps, [2.5, 97.5]))
     # the generic path (regression): a constant error of 1 has MAE 1 in every resample
     t = np.arange(6, dtype=float)
     lo, hi = M.bootstrap_ci("mae", t, t + 1.0, n_boot=100)
