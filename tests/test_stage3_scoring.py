@@ -206,3 +206,25 @@ def test_torch_running_cell_masks_are_the_numpy_cells():
     assert len(set(phases.tolist())) == 4                      # every phase occurs in the batch
     for b in range(64):
         assert np.array_equal(masks[b], official[phases[b]]), b
+
+
+# ----------------------------------------------------------------------------------------------- training scores
+def test_training_scores_come_from_the_metrics_module():
+    from avfmae.train.common import scores
+    from avfmae.train.config import stage_config
+
+    pred = {"clips": ["a", "b", "c", "d"], "targets": [[1.0], [2.0], [3.0], [4.0]],
+            "outputs": [[2.0], [3.0], [4.0], [5.0]]}
+    got = scores(pred, True, ("mae",))
+    # means 2.5 / 3.5, variances 1.25, covariance 1.25 -> CCC 2*1.25/3.5; every error is 1
+    assert got["ccc"] == pytest.approx(100 * 2.5 / 3.5) and got["ccc_0"] == got["ccc"]
+    assert got["mse"] == pytest.approx(1.0) and got["mae"] == pytest.approx(1.0)
+    cls = scores({"clips": ["a", "b", "c"], "targets": [0, 1, 1], "probs": [[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]]},
+                 False)
+    assert cls == {"uar": pytest.approx(75.0), "war": pytest.approx(100 * 2 / 3)}   # recalls 1 and 1/2
+    # the validation metric is checked against the registry and the task when the config is made
+    with pytest.raises(ValueError, match="unknown metric 'uarr'"):
+        stage_config("stage3", "cpu", val_metric="uarr")
+    with pytest.raises(ValueError, match="regression metric"):
+        stage_config("stage3", "cpu", val_metric="mse")
+    assert stage_config("stage3", "cpu", task="regression", val_metric="mse").metric_name == "mse"
