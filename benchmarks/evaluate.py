@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics as M
+from avfmae import metrics as M
 from .datasets import registry
 from .plan import identity_init, init_reference, template_hash
 from .protocols import get_protocol

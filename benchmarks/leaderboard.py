@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from . import metrics as M
+from avfmae import metrics as M
 from .datasets import registry
 from .recipe import Recipe
 from .store import ResultStore
@@ -67,18 +67,9 @@ class Row:
         return set(self.spec.folds) <= self.folds_done()
 
     def metric(self, name: str) -> M.Aggregate | None:
-        spec = self.spec
-        if spec.fold_aggregate == "pool" and not spec.regression:
-            mats = [r["confusion"] for r in self.runs.values() if r.get("confusion")]
-            if not mats:
-                return None
-            value = M.pooled([name], mats)[name]
-            return M.Aggregate(name, value, 0.0, 0.0, 0.0, len(self.folds_done()), 1, self.complete)
-        values = {k: r["scores"].get(name) for k, r in self.runs.items()}
-        if all(v is None for v in values.values()):
-            return None
+        """The dataset's number for ``name``: its fold rule (mean of folds, or pooled LOSO) from avfmae.metrics."""
         seeds = sorted({s for _, s in self.runs})
-        return M.aggregate(values, name, folds=list(spec.folds), seeds=seeds)
+        return M.aggregate_folds(self.spec.fold_aggregate, name, self.runs, folds=list(self.spec.folds), seeds=seeds)
 
     def newest(self) -> str:
         return max(r.get("created_at", "") for r in self.runs.values())

@@ -270,6 +270,12 @@ class ResultStore:
         job ids) is added unless given. Returns the file path."""
         if not isinstance(result, Mapping) or not isinstance(result.get("scores"), Mapping):
             raise ValueError(f"{key.name}: a result needs a 'scores' mapping {{metric: value}}, got {result!r:.200}")
+        carried = result.get("key")
+        if carried is not None:
+            other = carried if isinstance(carried, RunKey) else RunKey.from_dict(carried)
+            if other != key:
+                raise ValueError(f"refusing to store a result of {other.name} under {key.name}: the result's key "
+                                 "is not the key it is stored for")
         rec: dict[str, Any] = {"schema": SCHEMA, "key": key.to_dict(), "name": key.name, "signature": key.signature}
         for k, v in result.items():
             if k not in ("key", "name", "signature", "schema"):

@@ -1,10 +1,10 @@
-"""benchmarks.metrics against values worked out by hand (comments show the arithmetic)."""
+"""avfmae.metrics against values worked out by hand (comments show the arithmetic)."""
 import math
 
 import numpy as np
 import pytest
 
-from benchmarks import metrics as M
+from avfmae import metrics as M
 
 # y_true has 3 of class 0, 2 of class 1, 1 of class 2
 Y_TRUE = [0, 0, 0, 1, 1, 2]

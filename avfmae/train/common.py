@@ -12,6 +12,7 @@ import torch
 
 import zoo
 
+from avfmae import metrics
 from avfmae.atomic import atomic_write
 
 from . import micro
@@ -124,38 +125,23 @@ def predict(ctx: Context, model: torch.nn.Module, ds: ClipSet, regression: bool 
 
 
 # -------------------------------------------------------------------------------------------------------- metrics
-def uar(y_true, y_pred) -> float:
-    """Mean recall over the classes present in y_true, in percent."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    recalls = [float(np.mean(y_pred[y_true == c] == c)) for c in np.unique(y_true)]
-    return 100.0 * float(np.mean(recalls)) if recalls else float("nan")
+DEFAULT_SCORES = {False: ("uar", "war"), True: ("ccc", "mse")}
 
 
-def war(y_true, y_pred) -> float:
-    return 100.0 * float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
-
-
-def ccc(y_true, y_pred) -> np.ndarray:
-    """Lin's concordance correlation per column (population moments)."""
-    t = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
-    p = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
-    mt, mp = t.mean(0), p.mean(0)
-    vt, vp = t.var(0), p.var(0)
-    cov = ((t - mt) * (p - mp)).mean(0)
-    return 2 * cov / (vt + vp + (mt - mp) ** 2 + 1e-12)
-
-
-def scores(pred: dict, regression: bool) -> dict:
-    """uar/war (classification) or ccc (mean over targets, x100) / ccc_<k> / mse of a predict() result."""
+def scores(pred: dict, regression: bool, names: tuple = ()) -> dict:
+    """Metrics of a predict() result through avfmae.metrics: uar/war (classification) or ccc (mean over targets)
+    / ccc_<k> per target / mse (regression), plus any of `names` (e.g. the validation metric)."""
     if not pred["clips"]:
         return {}
+    wanted = list(dict.fromkeys(DEFAULT_SCORES[regression] + tuple(names)))
     if regression:
-        c = ccc(pred["targets"], pred["outputs"])
-        mse = float(np.mean((np.asarray(pred["targets"], float) - np.asarray(pred["outputs"], float)) ** 2))
-        return {"ccc": 100.0 * float(c.mean()), **{f"ccc_{k}": 100.0 * float(v) for k, v in enumerate(c)},
-                "mse": mse}
-    y_pred = np.asarray(pred["probs"]).argmax(1)
-    return {"uar": uar(pred["targets"], y_pred), "war": war(pred["targets"], y_pred)}
+        t = np.asarray(pred["targets"], float).reshape(len(pred["targets"]), -1)
+        p = np.asarray(pred["outputs"], float).reshape(len(pred["outputs"]), -1)
+        out = metrics.compute(wanted, t, p)
+        if t.shape[1] == 1:   # compute names per-target entries only for D > 1; training logs them always
+            out["ccc_0"] = out["ccc"]
+        return out
+    return metrics.compute(wanted, pred["targets"], np.asarray(pred["probs"]))
 
 
 def write_json(ctx: Context, name: str, obj: dict) -> Path | None:
@@ -188,5 +174,5 @@ class EpochLoss:
         return acc["loss"] / max(acc["n"], 1)
 
 
-__all__ = ["Context", "setup", "build_cache", "eval_set", "to_device", "predict", "uar", "war", "ccc", "scores",
+__all__ = ["Context", "setup", "build_cache", "eval_set", "to_device", "predict", "scores",
            "write_json", "EpochLoss"]

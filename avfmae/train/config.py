@@ -226,6 +226,11 @@ class Stage3Config(_Supervised):
             raise ValueError("a regression task cannot use the ce loss")
         if self.task == "classification" and self.loss in ("mse", "ccc", "l1"):
             raise ValueError(f"a classification task cannot use the {self.loss} loss")
+        if self.val_metric != "auto":
+            from avfmae import metrics
+            kind = metrics.get(self.val_metric).kind   # raises naming the known metrics
+            if kind != self.task:
+                raise ValueError(f"val_metric {self.val_metric!r} is a {kind} metric; this is a {self.task} task")
 
     @property
     def loss_name(self) -> str:

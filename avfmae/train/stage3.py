@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 import zoo
+from avfmae import metrics
 from avfmae.data.mixup import AVMixup, soft_target_cross_entropy
 
 from . import checkpoint as ckpt
@@ -47,6 +48,13 @@ def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     pv, tv = pred.var(0, unbiased=False), target.var(0, unbiased=False)
     cov = ((pred - pm) * (target - tm)).mean(0)
     return 1.0 - (2 * cov / (pv + tv + (pm - tm) ** 2 + 1e-8)).mean()
+
+
+def is_new_best(metric: str, value: float, best: dict | None) -> bool:
+    """Whether an epoch's validation `value` replaces the kept `best` ({"epoch", "value"} or None): strictly
+    better in the metric's direction (higher for uar/war/ccc, lower for mse/mae), so of equal epochs the earlier
+    one is kept, as the official `if max_accuracy < acc1` rule."""
+    return metrics.improves(metric, value, None if best is None else best["value"])
 
 
 def regression_loss(name: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -149,12 +157,12 @@ def run_stage3(cfg, work_dir) -> dict:
         row = {"epoch": epoch + 1, "step": loop.step, "train_loss": EpochLoss.mean(loop)}
         last = loop.step >= loop.total_steps
         if select_ds is not None and (last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0)):
-            row["val"] = scores(predict(ctx, model, select_ds, regression, activation), regression)
+            row["val"] = scores(predict(ctx, model, select_ds, regression, activation), regression, (metric,))
             value = row["val"].get(metric)
             if value is None:
                 raise ValueError(f"validation metric {metric!r} not among {sorted(row['val'])}")
             best = loop.extra.get("best")
-            if cfg.selection != "last" and (best is None or value > best["value"]):
+            if cfg.selection != "last" and is_new_best(metric, value, best):
                 loop.extra["best"] = {"epoch": epoch + 1, "value": value}
                 if ctx.info.is_main:
                     ckpt.atomic_save({"model": model.state_dict(), "epoch": epoch + 1}, best_path)
@@ -209,4 +217,4 @@ def run_stage3(cfg, work_dir) -> dict:
     return result
 
 
-__all__ = ["run_stage3", "ccc_loss", "regression_loss", "classification_step", "make_mixup", "train_aug"]
+__all__ = ["run_stage3", "ccc_loss", "is_new_best", "regression_loss", "classification_step", "make_mixup", "train_aug"]
