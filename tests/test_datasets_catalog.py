@@ -220,7 +220,7 @@ def test_module_contract_errors_name_the_file(fresh_registry):
 
 
 def test_every_catalog_metric_is_in_the_metrics_registry():
-    from benchmarks import metrics
+    from avfmae import metrics
     assert registry.known_metric_names() == set(metrics.METRICS)
     for spec in SPECS:
         for name in spec.metrics:

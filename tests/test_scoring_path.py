@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from avfmae import metrics as M
+from benchmarks.recipe import Recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +96,7 @@ def test_pooled_loso_through_evaluate_and_the_leaderboard(monkeypatch):
     monkeypatch.setattr(leaderboard.registry, "get", lambda name: specs[name])
     rows = {}
     for name, spec in specs.items():
-        row = leaderboard.Row("m", "", name, "r", "paper", "1", ())
+        row = leaderboard.Row("m", "", name, "r", "paper", "1", Recipe(), "")
         row.runs = _loso_runs(spec)
         rows[name] = row
     # pooled confusion [[2,0,0],[0,2,0],[1,0,1]]: F1 = 2*2/(2+3) = 0.8, 1, 2*1/(2+1) = 2/3 -> UF1 82.22;
@@ -165,9 +166,10 @@ MER24_PINNED = {
 _FOLDS_SCRIPT = r"""
 import json, sys
 from pathlib import Path
+from benchmarks.recipe import Recipe
 from benchmarks.datasets import registry
-from benchmarks.datasets.importers.mer import import_mer2024
-plan = import_mer2024(registry.get("mer24-tv"), Path(sys.argv[1]))
+from benchmarks.datasets.sets.mer2024 import import_release
+plan = import_release(registry.get("mer24-tv"), Path(sys.argv[1]))
 print(json.dumps({r.clip: f for f, parts in plan.folds.items() for r in parts["test"]}, sort_keys=True))
 """
 

@@ -17,7 +17,13 @@ from __future__ import annotations
 from typing import Iterable
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
+
+
+def _sk():
+    """sklearn.metrics, imported on first use: loading the dataset registry (which checks metric names) must
+    not pay ~4 s for scikit-learn."""
+    from sklearn import metrics
+    return metrics
 
 
 def labels_of(y_true, y_pred_or_scores) -> tuple[np.ndarray, np.ndarray]:
@@ -35,22 +41,22 @@ def labels_of(y_true, y_pred_or_scores) -> tuple[np.ndarray, np.ndarray]:
 
 def uar(y_true, y_pred) -> float:
     t, p = labels_of(y_true, y_pred)
-    return 100.0 * float(recall_score(t, p, labels=np.unique(t), average="macro", zero_division=0))
+    return 100.0 * float(_sk().recall_score(t, p, labels=np.unique(t), average="macro", zero_division=0))
 
 
 def war(y_true, y_pred) -> float:
     t, p = labels_of(y_true, y_pred)
-    return 100.0 * float(accuracy_score(t, p))
+    return 100.0 * float(_sk().accuracy_score(t, p))
 
 
 def wf1(y_true, y_pred) -> float:
     t, p = labels_of(y_true, y_pred)
-    return 100.0 * float(f1_score(t, p, average="weighted", zero_division=0))
+    return 100.0 * float(_sk().f1_score(t, p, average="weighted", zero_division=0))
 
 
 def mf1(y_true, y_pred) -> float:
     t, p = labels_of(y_true, y_pred)
-    return 100.0 * float(f1_score(t, p, average="macro", zero_division=0))
+    return 100.0 * float(_sk().f1_score(t, p, average="macro", zero_division=0))
 
 
 uf1 = mf1
@@ -58,7 +64,7 @@ uf1 = mf1
 
 def microf1(y_true, y_pred) -> float:
     t, p = labels_of(y_true, y_pred)
-    return 100.0 * float(f1_score(t, p, average="micro", zero_division=0))
+    return 100.0 * float(_sk().f1_score(t, p, average="micro", zero_division=0))
 
 
 def confusion(y_true, y_pred, num_classes: int | None = None) -> list[list[int]]:
@@ -66,7 +72,7 @@ def confusion(y_true, y_pred, num_classes: int | None = None) -> list[list[int]]
     t, p = labels_of(y_true, y_pred)
     if num_classes is None:
         num_classes = int(max(t.max(), p.max())) + 1
-    return confusion_matrix(t, p, labels=np.arange(num_classes)).astype(int).tolist()
+    return _sk().confusion_matrix(t, p, labels=np.arange(num_classes)).astype(int).tolist()
 
 
 def _from_confusion_values(cm: np.ndarray) -> dict[str, float]:

@@ -28,8 +28,9 @@ class DatasetModuleError(ValueError):
 
 
 def known_metric_names() -> frozenset[str]:
-    """The metric names a spec may list: those of the metrics registry. The one place that names that module."""
-    from .. import metrics
+    """The metric names a spec may list: those of the metrics registry (avfmae.metrics). The one place that
+    names that module."""
+    from avfmae import metrics
     return frozenset(metrics.METRICS)
 
 
@@ -72,6 +73,11 @@ def _check_module(module: ModuleType, metrics: frozenset[str]) -> tuple[DatasetS
         if unknown:
             raise DatasetModuleError(f"{where}: dataset {spec.name!r} lists unknown metric(s) "
                                      f"{', '.join(map(repr, unknown))}; known metrics: {', '.join(sorted(metrics))}")
+        try:
+            from avfmae.metrics import check_aggregation
+            check_aggregation(spec.fold_aggregate, spec.metrics, where=f"dataset {spec.name!r}")
+        except ValueError as e:
+            raise DatasetModuleError(f"{where}: {e}") from None
         if spec.name in _MODULES and _MODULES[spec.name] is not module:
             raise DatasetModuleError(f"{where}: dataset {spec.name!r} is already defined in "
                                      f"{_MODULES[spec.name].__file__}")

@@ -35,7 +35,7 @@ class DatasetSpec:
     labels: tuple[str, ...]        # class names in label-index order; for regression, the target names
     folds: tuple[str, ...]         # fold folder names under splits/
     fold_scheme: str               # human description: "official 5-fold", "leave-one-session-out", "LOSO"
-    metrics: tuple[str, ...]       # metric names understood by benchmarks.metrics
+    metrics: tuple[str, ...]       # metric names of avfmae.metrics (checked at load)
     main_metric: str               # the one the main leaderboard shows
     validation: str = "test"       # "test": the official code selects on the test fold; "val": val.tsv exists
     modalities: tuple[str, ...] = ("video", "audio")
