@@ -24,7 +24,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-import zoo
+from avfmae import zoo
 from avfmae.models.masking import torch_dual_masks
 from avfmae.train.optim import build_optimizer, param_groups
 from avfmae.train.stage1 import mask_generator

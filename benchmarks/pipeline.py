@@ -52,7 +52,7 @@ def _signature(obj) -> str:
 
 def _stage(stage: str, model: str, preset: str, fields: dict, overrides: dict, root: Path, tag_prefix: str) -> str:
     """Run (or reuse) one stage; returns the zoo reference `<model>.<tag>` of its exported weights."""
-    import zoo
+    from avfmae import zoo
     from avfmae.train import apply_overrides, run_stage1, run_stage2, stage_config
 
     cfg = stage_config(stage, preset, model=model, **fields)
@@ -72,7 +72,7 @@ def _stage(stage: str, model: str, preset: str, fields: dict, overrides: dict, r
 
 def starting_weights(key: RunKey, store: ResultStore | None = None) -> tuple[str, str | None]:
     """(model name to fine-tune, weights reference or None) for a run key, training stages 1/2 if asked."""
-    import zoo
+    from avfmae import zoo
 
     opts = key.overrides_dict
     arch, s1, s2, _ = split_overrides(opts)

@@ -41,8 +41,8 @@ class Plan:
 
 def weights_sha(model: str, weights: str | None) -> str:
     """sha256 of the weights a run starts from ('' for random init), cached by path, size and mtime."""
-    import zoo
-    from zoo.weights import sha256_file, zoo_dir
+    from avfmae import zoo
+    from avfmae.zoo.weights import sha256_file, zoo_dir
 
     name, tag = zoo.split_name(model)
     ref = tag or weights

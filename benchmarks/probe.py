@@ -48,7 +48,7 @@ def _features(model, spec, fold: str, split: str, cache: Path, modalities) -> tu
 
 
 def run_probe(key: RunKey, work: Path) -> dict:
-    import zoo
+    from avfmae import zoo
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import zoo
+from avfmae import zoo
 
 from avfmae.atomic import atomic_write
 

@@ -11,7 +11,7 @@ with 2 DiER units + HAFE, skip decoders, dual masking, HCMCL) and shrinks the in
     masks: video tube 0.75 (16 of 64 tokens visible: 0.9 would leave 2 patches a frame on a 4 x 4 grid),
            running cell 0.5; audio random 0.75 (8 of 32 visible, a multiple of the 4 chunks), random 0.5
 
-Its ModelSpec is registered by the zoo (zoo/models.py), like every other variant.
+Its ModelSpec is registered by the zoo (avfmae/zoo/models.py), like every other variant.
 """
 from __future__ import annotations
 
@@ -20,6 +20,6 @@ NAME = "avfmae-micro"
 
 def ensure_registered() -> None:
     """Kept for callers: the zoo registers avfmae-micro itself; this only checks it is there."""
-    import zoo
+    from avfmae import zoo
 
     zoo.get_spec(NAME)

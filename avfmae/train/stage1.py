@@ -17,7 +17,7 @@ import types
 
 import torch
 
-import zoo
+from avfmae import zoo
 from avfmae.models.masking import DualMaskGenerator, torch_dual_masks
 
 from .common import Context, build_cache, eval_set, setup, write_json

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-import zoo
+from avfmae import zoo
 from avfmae.data.mixup import soft_target_cross_entropy
 
 from .common import EpochLoss, build_cache, setup, to_device, write_json

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import zoo
+from avfmae import zoo
 from avfmae.data.mixup import AVMixup, soft_target_cross_entropy
 
 from . import checkpoint as ckpt
