@@ -43,7 +43,7 @@ def stage3_config(key: RunKey, work: Path, model: str, init: str | None):
     def source(split):
         if limit:
             return _limited_source(spec, key.fold, split, limit, work)
-        return f"{spec.name}:{key.fold}:{split}"
+        return spec.split_source(key.fold, split)
 
     fields = dict(model=model, init=init, seed=key.seed,
                   train=source("train"), test=source("test"), selection=proto.selection,

@@ -88,11 +88,11 @@ def starting_weights(key: RunKey, store: ResultStore | None = None) -> tuple[str
     root = Path(store.root).resolve().parent / "pipeline"
     preset = opts.get("preset", "paper")
     spec = registry.get(key.dataset)
-    fold_train = f"{spec.name}:{key.fold}:train"
+    fold_train = spec.split_source(key.fold, "train")
     s1_fields = {"data": (fold_train,), "seed": key.seed, "init": init}
     ref = _stage("stage1", model, preset, s1_fields, s1, root, "s1")
     if stages == "1+2+3":
-        s2_fields = {"data": (f"{fold_train}|name={spec.name}",), "seed": key.seed, "init": ref}
+        s2_fields = {"data": (fold_train,), "seed": key.seed, "init": ref}
         ref = _stage("stage2", model, preset, s2_fields, s2, root, "s2")
     return model, ref
 

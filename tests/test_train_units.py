@@ -149,6 +149,23 @@ def test_sources_and_label_maps(tmp_path):
         parse_source(f"{man}|head=x")
 
 
+def test_source_options_carry_what_a_dataset_registry_knew(tmp_path):
+    """avfmae takes manifest paths only; class count and regression come as options, a dataset name is refused."""
+    man = tmp_path / "d" / "splits" / "f1" / "test.tsv"
+    src = parse_source(f"{man}@{tmp_path / 'd'}|classes=11")
+    assert (src.manifest, src.root, src.name, src.num_classes, src.regression) == (man, tmp_path / "d", "test", 11,
+                                                                                   False)
+    reg = parse_source(f"{man}|regression=1")
+    assert reg.regression and reg.num_classes == 0
+    assert not parse_source(f"{man}|regression=0").regression
+    with pytest.raises(ValueError, match="not a flag"):
+        parse_source(f"{man}|regression=maybe")
+    with pytest.raises(ValueError, match="does not go with"):
+        parse_source(f"{man}|regression=1|classes=3")
+    with pytest.raises(ValueError, match=r"give a split manifest(.|\n)*resolved by the benchmark suite"):
+        parse_source("demo:fold1:train")
+
+
 def test_batches_are_the_same_for_one_process_with_accumulation_and_two_processes():
     n, seed, spe = 37, 5, steps_per_epoch(37, Layout(2, 2, 1, 0))
     one = [step_keys(n, Layout(2, 2, 1, 0), seed, s, spe) for s in range(20)]

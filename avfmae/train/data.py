@@ -1,8 +1,8 @@
 """Training data: sources -> clip entries -> (optionally cached) views -> deterministic sharded batches.
 
-Sources (strings, see avfmae.train.config): "DATASET:FOLD:SPLIT" (a registered dataset), or "split.tsv[@ROOT]",
-each optionally followed by "|name=N|map=0,0,1|weight=W|classes=K" (stage-2 head name, label map where -1 drops a
-label, sampling weight, class count).
+Sources (strings, see avfmae.train.config): "split.tsv[@ROOT]", a split manifest, optionally followed by
+"|name=N|map=0,0,1|weight=W|classes=K|regression=1" (stage-2 head name, label map where -1 drops a label, sampling
+weight, class count, regression targets). See parse_source.
 
 Determinism (what makes a resumed run and a 2-process run equal to an uninterrupted single-process one): every
 random choice is a pure function of (seed, step or epoch, position), never of a global RNG stream:
@@ -46,8 +46,12 @@ log = logging.getLogger("avfmae.train")
 
 
 # ------------------------------------------------------------------------------------------------------ sources
+SOURCE_OPTIONS = ("name", "map", "weight", "classes", "regression")
+
+
 @dataclass(frozen=True)
 class Source:
+    """A parsed source string: a split manifest, its data root and the options that came with it."""
     text: str
     name: str
     root: Path
@@ -56,61 +60,61 @@ class Source:
     weight: float = 1.0
     num_classes: int = 0               # of the (mapped) label space; 0 = unknown (1 + max label)
     regression: bool = False
-    dataset: str | None = None         # registered dataset name when given as DATASET:FOLD:SPLIT
-    labels: tuple = ()
 
 
-def _registry_source(text: str) -> tuple:
-    from benchmarks.datasets import registry  # lazy: avfmae does not depend on the benchmark suite otherwise
-
-    parts = text.split(":")
-    if len(parts) != 3:
-        raise ValueError(f"source {text!r}: write DATASET:FOLD:SPLIT (e.g. demo:fold1:train) or a manifest path")
-    spec = registry.get(parts[0])
-    return spec, spec.split_file(parts[1], parts[2]), spec.path()
+def _flag(text: str, key: str, value: str) -> bool:
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise ValueError(f"source {text!r}: {key}={value!r} is not a flag (write {key}=1 or {key}=0)")
 
 
 def parse_source(text: str) -> Source:
-    """A source string -> Source (no file is read except the dataset registry)."""
+    """A source string -> Source (no file is read).
+
+    "path/to/split.tsv[@ROOT]" + options "|name=N|map=0,0,1|weight=W|classes=K|regression=1": the stage-2 head
+    name (default: the manifest's file name), a label map (-1 drops a label), a sampling weight, the class count
+    of the (mapped) label space (default: from the map, else 1 + the largest label seen) and whether the targets
+    are regression values. ROOT defaults to the folder above splits/<fold>/ (else the manifest's folder).
+    A dataset name is not a source here: the benchmark suite resolves its datasets to manifest sources
+    (`benchmarks.datasets` DatasetSpec.split_source)."""
     head, *opts = [p.strip() for p in text.split("|")]
     options = {}
     for o in opts:
         if "=" not in o:
-            raise ValueError(f"source option {o!r} in {text!r}: write key=value (name, map, weight, classes)")
+            raise ValueError(f"source option {o!r} in {text!r}: write key=value ({', '.join(SOURCE_OPTIONS)})")
         k, v = o.split("=", 1)
         options[k.strip()] = v.strip()
-    unknown = set(options) - {"name", "map", "weight", "classes"}
+    unknown = set(options) - set(SOURCE_OPTIONS)
     if unknown:
-        raise ValueError(f"source {text!r}: unknown options {sorted(unknown)} (name, map, weight, classes)")
-    spec = None
-    if head.endswith(".tsv") or "@" in head or os.sep in head:
-        path, _, root = head.partition("@")
-        manifest = Path(path).expanduser()
-        if root:
-            root_path = Path(root).expanduser()
-            if not manifest.is_absolute():
-                manifest = root_path / manifest
-        else:
-            parent = manifest.resolve().parent
-            root_path = parent.parent.parent if parent.parent.name == "splits" else parent
-        name = manifest.stem
+        raise ValueError(f"source {text!r}: unknown options {sorted(unknown)} ({', '.join(SOURCE_OPTIONS)})")
+    if not head:
+        raise ValueError(f"source {text!r}: no manifest path before the options")
+    if not (head.endswith(".tsv") or "@" in head or os.sep in head):
+        raise ValueError(
+            f"source {text!r}: give a split manifest, path/to/split.tsv[@ROOT] (e.g. "
+            f"~/avf-data/demo/splits/fold1/train.tsv). Dataset names such as demo:fold1:train are resolved by the "
+            f"benchmark suite (python -m benchmarks.run), not by avfmae.train")
+    path, _, root = head.partition("@")
+    manifest = Path(path).expanduser()
+    if root:
+        root_path = Path(root).expanduser()
+        if not manifest.is_absolute():
+            manifest = root_path / manifest
     else:
-        spec, manifest, root_path = _registry_source(head)
-        name = spec.name
+        parent = manifest.resolve().parent
+        root_path = parent.parent.parent if parent.parent.name == "splits" else parent
     label_map = tuple(int(x) for x in options["map"].split(",")) if "map" in options else None
-    if spec is not None and not spec.regression:
-        num_classes = spec.num_classes
-    else:
-        num_classes = 0
-    if label_map is not None:
-        num_classes = max(label_map) + 1
+    num_classes = max(label_map) + 1 if label_map is not None else 0
     if "classes" in options:
         num_classes = int(options["classes"])
-    return Source(text=text, name=options.get("name", name), root=Path(root_path), manifest=Path(manifest),
+    regression = _flag(text, "regression", options["regression"]) if "regression" in options else False
+    if regression and (label_map is not None or "classes" in options):
+        raise ValueError(f"source {text!r}: regression=1 does not go with map= or classes=")
+    return Source(text=text, name=options.get("name", manifest.stem), root=Path(root_path), manifest=Path(manifest),
                   label_map=label_map, weight=float(options.get("weight", 1.0)), num_classes=num_classes,
-                  regression=bool(spec.regression) if spec is not None else False,
-                  dataset=spec.name if spec is not None else None,
-                  labels=tuple(spec.labels) if spec is not None else ())
+                  regression=regression)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def run_stage1(cfg, work_dir) -> dict:
     t0 = time.perf_counter()
     ctx = setup(cfg, work_dir)
     if not cfg.data:
-        raise ValueError("stage 1 needs data=... (unlabelled sources: DATASET:FOLD:SPLIT or manifest paths)")
+        raise ValueError("stage 1 needs data=... (unlabelled sources: split manifest paths)")
     entries = load_entries([parse_source(s) for s in cfg.data], drop_labels=True)
     cache = build_cache(ctx, entries, "train", "s1-train")
     ds = ClipSet(entries, ctx.pcfg, "train", TrainAug(kind="pretrain" if cfg.multiscale_crop else "none",

@@ -69,6 +69,9 @@ def run_stage2(cfg, work_dir) -> dict:
     if any(s.regression for s in sources):
         raise ValueError("stage 2 mixes classification sets; regression sources are not supported")
     per_source = [load_entries([s]) for s in sources]
+    for s, es in zip(sources, per_source):
+        if isinstance(es[0].target, tuple):
+            raise ValueError(f"{s.manifest}: regression targets; stage 2 mixes classification sets only")
     entries = [e.__class__(e.root, e.record, e.target, i) for i, es in enumerate(per_source) for e in es]
     classes = [s.num_classes or (1 + max(int(e.target) for e in es)) for s, es in zip(sources, per_source)]
     heads: dict[str, int] = {}

@@ -101,9 +101,12 @@ def run_stage3(cfg, work_dir) -> dict:
     t0 = time.perf_counter()
     ctx = setup(cfg, work_dir)
     if not cfg.train or not cfg.test:
-        raise ValueError("stage 3 needs train=... and test=... (DATASET:FOLD:SPLIT or manifest paths)")
+        raise ValueError("stage 3 needs train=... and test=... (split manifest paths: path/to/split.tsv[@ROOT])")
     regression = cfg.task == "regression"
     train_src, test_src = parse_source(cfg.train), parse_source(cfg.test)
+    for src in (train_src, test_src):
+        if src.regression and not regression:
+            raise ValueError(f"source {src.text!r} has regression=1 but task={cfg.task}: set task=regression")
     train_entries, test_entries = load_entries([train_src]), load_entries([test_src])
     val_entries = load_entries([parse_source(cfg.val)]) if cfg.val else None
     if val_entries is None and cfg.selection == "val":
