@@ -18,7 +18,7 @@ is chosen on the test subjects):
     stage 1   self-supervised pre-training on demo fold-1 train + demo-extra              -> avfmae-micro.<p>-s1
     stage 2   from s1: heads "demo" (6 classes, fold-1 train) and "valence" (3, demo-extra) -> avfmae-micro.<p>-s2
     stage 3   6 classes, fold-1 train -> fold-1 test, from: scratch, s1, s2 (audio-visual), and from s2 with
-              video only and audio only (the other modality blanked, see avfmae.train.data)
+              video only and audio only (the other modality blanked, see avfmae.train.inputs)
 Reported: held-out reconstruction loss before / after stage 1; stage-3 UAR / WAR on the held-out subjects, and the
 accuracy of the two factors (valence: video, arousal: audio) read off the 6-class predictions.
 """

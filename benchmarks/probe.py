@@ -33,7 +33,7 @@ def _features(model, spec, fold: str, split: str, cache: Path, modalities) -> tu
         for batch in loader:
             video, audio = batch["video"][:, 0], batch["audio"][:, 0]   # (B, views=1, ...) -> centre view
             if "audio" not in modalities:
-                from avfmae.train.data import preprocess_config, silent_fbank_value
+                from avfmae.train.inputs import preprocess_config, silent_fbank_value
                 silent = silent if silent is not None else silent_fbank_value(preprocess_config(model.spec))
                 audio = torch.full_like(audio, silent)
             feats.append(model.forward_features(video, audio).numpy())

@@ -11,7 +11,7 @@ import sys
 
 from tabulate import tabulate
 
-from .executors import read_records, run_status, summarize
+from .jobstatus import read_records, run_status, summarize
 from .runkey import RunKey
 from .store import ResultStore
 

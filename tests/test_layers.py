@@ -42,7 +42,7 @@ def test_lower_layer_does_not_import_upper_layers(package):
 
 def test_the_suite_hands_training_manifest_sources(tmp_path):
     """DatasetSpec.split_source -> a string avfmae.train parses into the dataset's manifest, root and label space."""
-    from avfmae.train.data import parse_source
+    from avfmae.train.sources import parse_source
     from benchmarks.datasets import registry
 
     demo = parse_source(registry.get("demo").split_source("fold1", "train", root=tmp_path))

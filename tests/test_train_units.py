@@ -12,8 +12,9 @@ import zoo
 from avfmae.train import micro
 from avfmae.train.config import Stage1Config, Stage2Config, Stage3Config, apply_overrides, stage_config
 from avfmae.train.checkpoint import atomic_save, config_differences, rng_state, set_rng_state
-from avfmae.train.data import (Layout, blank_modalities, mixture_keys, parse_source, preprocess_config,
-                               silent_fbank_value, split_by_subject, step_keys, steps_per_epoch)
+from avfmae.train.inputs import blank_modalities, preprocess_config, silent_fbank_value
+from avfmae.train.sampling import Layout, mixture_keys, step_keys, steps_per_epoch
+from avfmae.train.sources import parse_source, split_by_subject
 from avfmae.train.optim import build_optimizer, param_groups, scaled_lr
 from avfmae.train.schedule import CosineSchedule
 
@@ -140,7 +141,7 @@ def test_sources_and_label_maps(tmp_path):
     man.write_text("clip\tvideo\taudio\ttarget\tsubject\na\ta.mp4\t\t0\ts1\nb\tb.mp4\t\t3\ts2\nc\tc.mp4\t\t5\ts3\n")
     src = parse_source(f"{man}|name=val|map=0,0,1,1,2,-1")
     assert src.root == (tmp_path / "set").resolve() and src.name == "val" and src.num_classes == 3
-    from avfmae.train.data import load_entries
+    from avfmae.train.sources import load_entries
     entries = load_entries([src])
     assert [(e.record.clip, e.target) for e in entries] == [("a", 0), ("b", 1)]      # label 5 mapped to -1: dropped
     tr, va = split_by_subject(load_entries([parse_source(str(man))]), 0.34, seed=0)

@@ -15,8 +15,11 @@ from avfmae import zoo
 from avfmae.atomic import atomic_write
 
 from . import micro
-from .data import (ClipSet, Entry, Layout, TrainAug, ViewCache, blank_modalities, eval_batches, preprocess_config,
-                   silent_fbank_value, view_plans)
+from .clips import ClipSet, TrainAug
+from .inputs import blank_modalities, preprocess_config, silent_fbank_value
+from .sampling import Layout, eval_batches
+from .sources import Entry
+from .viewcache import ViewCache, view_plans
 from .distributed import DistInfo, gather_objects, init_distributed
 from .optim import scaled_lr
 

@@ -63,7 +63,7 @@ class CommonConfig:
     clip_grad: float | None = None
     amp: str = "auto"                    # auto (bf16 on GPU, off on CPU) | bf16 | fp16 (with loss scaling) | off
     drop_path: float = 0.1
-    modalities: tuple = MODALITIES       # ("video", "audio") | ("video",) | ("audio",): see avfmae.train.data
+    modalities: tuple = MODALITIES       # ("video", "audio") | ("video",) | ("audio",): see avfmae.train.inputs
     device: str = "auto"                 # auto | cpu | cuda | cuda:N
     threads: int = 0                     # torch intra-op threads per process (0: torch's default)
     num_workers: int = 2                 # DataLoader workers (0: load in the training process)

@@ -21,7 +21,9 @@ from avfmae import zoo
 from avfmae.models.masking import DualMaskGenerator, torch_dual_masks
 
 from .common import Context, build_cache, eval_set, setup, write_json
-from .data import ClipSet, TrainAug, iterate_steps, load_entries, parse_source, steps_per_epoch, uniform_keys
+from .clips import ClipSet, TrainAug
+from .sampling import iterate_steps, steps_per_epoch, uniform_keys
+from .sources import load_entries, parse_source
 from .export import export_weights
 from .loop import TrainLoop
 from .optim import build_optimizer
@@ -47,7 +49,7 @@ def pretrain_losses(model, video, audio, masks: dict):
 @torch.no_grad()
 def evaluate_reconstruction(ctx: Context, model, ds: ClipSet, seed: int = 1234) -> dict:
     """Mean held-out losses (video, audio reconstruction; contrastive per tap summed) with fixed masks."""
-    from .data import eval_batches
+    from .sampling import eval_batches
     module = getattr(model, "module", model)
     was = module.training
     module.eval()

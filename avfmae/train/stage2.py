@@ -26,7 +26,9 @@ from avfmae import zoo
 from avfmae.data.mixup import soft_target_cross_entropy
 
 from .common import EpochLoss, build_cache, setup, to_device, write_json
-from .data import ClipSet, iterate_steps, load_entries, mixture_keys, parse_source, steps_per_epoch, uniform_keys
+from .clips import ClipSet
+from .sampling import iterate_steps, mixture_keys, steps_per_epoch, uniform_keys
+from .sources import load_entries, parse_source
 from .export import export_weights
 from .loop import TrainLoop
 from .optim import build_optimizer

@@ -30,9 +30,9 @@ from avfmae.data.mixup import AVMixup, soft_target_cross_entropy
 
 from . import checkpoint as ckpt
 from .common import Context, EpochLoss, build_cache, eval_set, predict, scores, setup, to_device, write_json
-from .data import (ClipSet, TrainAug, infer_num_classes, iterate_steps, load_entries, parse_source, split_by_subject,
-                   uniform_keys,
-                   steps_per_epoch)
+from .clips import ClipSet, TrainAug
+from .sampling import iterate_steps, steps_per_epoch, uniform_keys
+from .sources import infer_num_classes, load_entries, parse_source, split_by_subject
 from .export import export_weights
 from .loop import TrainLoop
 from .optim import build_optimizer
