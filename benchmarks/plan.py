@@ -1,7 +1,7 @@
 """Planning: which runs a command stands for, which are done, and which datasets are missing.
 
 Planning reads only split files (for dataset revisions) and the result store's file names, so planning the
-whole `all` suite takes well under a second (see `python -m benchmarks.bench_plan`).
+whole `all` suite takes well under a second (see `python -m benchmarks.speed_plan`).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`python -m avfmae.bench`: model speed on whatever device is present.
+"""`python -m avfmae.speed`: model speed on whatever device is present.
 
 Prints, for one model size (base by default):
 - matmul peak FLOP/s measured now (the ceiling everything else is compared with),
@@ -177,7 +177,7 @@ def run(model_name: str, device: torch.device, ft_batch: int, pt_batch: int, war
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m avfmae.bench", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m avfmae.speed", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="avfmae-base", help="zoo model name (default avfmae-base)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
