@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import zoo
-from avfmae.train import micro
 from avfmae.train.config import Stage1Config, Stage2Config, Stage3Config, apply_overrides, stage_config
 from avfmae.train.checkpoint import atomic_save, config_differences, rng_state, set_rng_state
 from avfmae.train.inputs import blank_modalities, preprocess_config, silent_fbank_value
@@ -182,7 +181,7 @@ def test_batches_are_the_same_for_one_process_with_accumulation_and_two_processe
 
 
 def test_modality_blanking_and_the_log_domain_gain():
-    spec = zoo.get_spec(micro.NAME)
+    spec = zoo.get_spec("avfmae-micro")
     pcfg = preprocess_config(spec)
     silent = silent_fbank_value(pcfg)
     assert silent == pytest.approx((math.log(torch.finfo(torch.float32).eps) - pcfg.fbank_mean) / (2 * pcfg.fbank_std),

@@ -8,10 +8,7 @@
 Command line: `python -m avfmae.train {stage1,stage2,stage3} --model NAME [--preset P] [key=value ...]`.
 See docs/training.md.
 """
-from . import micro
 from .config import CONFIGS, Stage1Config, Stage2Config, Stage3Config, apply_overrides, stage_config
-
-micro.ensure_registered()
 
 
 def run_stage1(cfg, work_dir):

@@ -14,7 +14,6 @@ from avfmae import zoo
 
 from avfmae.atomic import atomic_write
 
-from . import micro
 from .clips import ClipSet, TrainAug
 from .inputs import blank_modalities, preprocess_config, silent_fbank_value
 from .sampling import Layout, eval_batches
@@ -46,7 +45,6 @@ class Context:
 
 
 def setup(cfg, work_dir: str | os.PathLike) -> Context:
-    micro.ensure_registered()
     info = init_distributed(cfg.device, cfg.threads)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
