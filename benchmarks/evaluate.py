@@ -21,12 +21,12 @@ from .store import ResultStore
 
 
 def _limited_source(spec, fold: str, split: str, limit: int, work: Path) -> str:
-    """A manifest of the first `limit` clips of a split (for quick looks); returned as 'path@root'."""
+    """A manifest of the first `limit` clips of a split (for quick looks), as a training source string."""
     from avfmae.data.manifest import read_manifest, write_manifest
 
     records = read_manifest(spec.split_file(fold, split))
     out = write_manifest(work / "limited" / f"{split}.tsv", records[:limit])
-    return f"{out}@{spec.path()}"
+    return spec.split_source(fold, split).replace(f"{spec.split_file(fold, split)}@", f"{out}@", 1)
 
 
 def resolve_key(key: RunKey, work: Path) -> Resolved:
@@ -51,7 +51,7 @@ def resolve_key(key: RunKey, work: Path) -> Resolved:
     def real(split: str) -> str:
         if recipe.limit:
             return _limited_source(spec, key.fold, split, recipe.limit, work)
-        return f"{spec.name}:{key.fold}:{split}"
+        return spec.split_source(key.fold, split)
 
     splits = [s for s in ("train", "val", "test") if spec.split_file(key.fold, s).is_file()]
     return resolved.with_sources({symbolic(s): real(s) for s in splits},

@@ -23,21 +23,19 @@ so duplicate submissions, re-submitted grids and requeues are harmless; it store
 submitting store, so ``ResultStore()`` there is the same store.
 
 Each submission appends one JSON line per key to ``<folder>/jobs.jsonl`` (job id, signature, name, log paths);
-``run_status`` joins those records with the store and the scheduler to say done/running/pending/failed/missing.
+``benchmarks.jobstatus.run_status`` joins those records with the store and the scheduler to say
+done/running/pending/failed/missing.
 """
 from __future__ import annotations
 
 import collections
 import datetime as _dt
-import json
 import logging
 import os
-import pickle
 import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -45,14 +43,13 @@ import submitit
 from submitit.core.utils import DelayedSubmission
 
 from .cluster import ClusterProfile, Resources, load_profile
+from .jobstatus import append_record
 from .runkey import RunKey
 from .store import RESULTS_ENV, ResultStore
 
 log = logging.getLogger(__name__)
 
 EXECUTORS = ("auto", "inline", "local", "slurm")
-RECORDS = "jobs.jsonl"
-STATES = ("done", "running", "pending", "failed", "missing")
 
 
 def cluster_answers(timeout_s: float = 10.0) -> bool:
@@ -214,47 +211,6 @@ def wait(handles: Iterable[RunHandle], timeout: float | None = None) -> list[Run
     return handles
 
 
-# ----------------------------------------------------------------------------------------------- records
-_records_lock = threading.Lock()
-
-
-def _record(folder: Path, handle: RunHandle, extra: dict | None = None) -> None:
-    rec = {"job_id": handle.job_id, "signature": handle.key.signature, "name": handle.key.name,
-           "key": handle.key.to_dict(), "executor": handle.executor,
-           "stdout": str(handle.stdout) if handle.stdout else None,
-           "stderr": str(handle.stderr) if handle.stderr else None,
-           "folder": str(folder), "submitted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-    rec.update(extra or {})
-    line = json.dumps(rec, sort_keys=True) + "\n"
-    with _records_lock, open(folder / RECORDS, "a", encoding="utf-8") as f:
-        f.write(line)
-        f.flush()
-
-
-def read_records(folder: str | os.PathLike) -> dict[str, dict]:
-    """Latest submission record per key signature, from every ``jobs.jsonl`` under ``folder``. Bad lines are
-    logged with file and line number and skipped."""
-    out: dict[str, dict] = {}
-    folder = Path(folder)
-    files = sorted(folder.rglob(RECORDS)) if folder.is_dir() else []
-    rows = []
-    for path in files:
-        for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                rec["signature"]
-            except (ValueError, KeyError, TypeError):
-                log.warning("%s:%d: not a job record, skipped", path, n)
-                continue
-            rows.append(rec)
-    rows.sort(key=lambda r: r.get("submitted_at") or "")
-    for rec in rows:
-        out[rec["signature"]] = rec
-    return out
-
-
 # ----------------------------------------------------------------------------------------------- submission
 def _default_folder(store: ResultStore, name: str | None) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -334,7 +290,7 @@ def _submit_slurm(job: RunJob, handles: Sequence[RunHandle], res: Resources, fol
         jobs = [ex.submit(job, h.key) for h in handles]
     for h, j in zip(handles, jobs):
         h._attach(j)
-        _record(folder, h)
+        append_record(folder, h)
     log.info("submitted %d runs to SLURM as array %s (at most %d at once), logs in %s",
              len(jobs), jobs[0].job_id.split("_")[0] if jobs else "-", res.array_parallelism, folder)
 
@@ -349,7 +305,7 @@ def _submit_local(job: RunJob, handles: Sequence[RunHandle], res: Resources, fol
     def start_next() -> None:
         h = pending.popleft()
         h._attach(ex.submit(job, h.key))
-        _record(folder, h)
+        append_record(folder, h)
         running.append(h)
 
     while pending and len(running) < limit:
@@ -374,139 +330,3 @@ def _submit_local(job: RunJob, handles: Sequence[RunHandle], res: Resources, fol
     threading.Thread(target=throttle, name="avf-local-throttle", daemon=True).start()
 
 
-# ----------------------------------------------------------------------------------------------- status
-@dataclass(frozen=True)
-class RunStatus:
-    key: RunKey
-    state: str                      # one of STATES
-    job_id: str | None = None
-    scheduler_state: str | None = None
-    stdout: str | None = None
-    stderr: str | None = None
-    detail: str = ""
-
-    def to_dict(self) -> dict:
-        return {"name": self.key.name, "signature": self.key.signature, "state": self.state, "job_id": self.job_id,
-                "scheduler_state": self.scheduler_state, "stdout": self.stdout, "stderr": self.stderr,
-                "detail": self.detail}
-
-
-_PENDING = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "RESV_DEL_HOLD", "POWER_UP_NODE"}
-_RUNNING = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING", "SUSPENDED", "STOPPED"}
-
-
-def _run(cmd: list[str]) -> str | None:
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return p.stdout if p.returncode == 0 else None
-
-
-def slurm_states(job_ids: Iterable[str]) -> dict[str, str]:
-    """Scheduler state per job id ('123' or array task '123_4'): squeue for live jobs (one line per array
-    task), scontrol for recently finished ones, then sacct (when accounting is on). Ids the scheduler no longer
-    knows are absent."""
-    ids = {str(j) for j in job_ids if j}
-    if not ids or not shutil.which("squeue"):
-        return {}
-    states: dict[str, str] = {}
-    out = _run(["squeue", "-h", "-r", "-o", "%i|%T"])
-    for line in (out or "").splitlines():
-        jid, _, st = line.strip().partition("|")
-        if jid in ids:
-            states[jid] = st.strip()
-    rest = ids - set(states)
-    if rest and shutil.which("scontrol"):  # finished jobs stay here for MinJobAge, accounting or not
-        out = _run(["scontrol", "-o", "show", "job"])
-        for line in (out or "").splitlines():
-            f = dict(tok.split("=", 1) for tok in line.split() if "=" in tok)
-            jid = f.get("JobId", "")
-            if f.get("ArrayJobId") and f.get("ArrayTaskId", "").isdigit():
-                jid = f"{f['ArrayJobId']}_{f['ArrayTaskId']}"
-            if jid in rest and "JobState" in f:
-                states[jid] = f["JobState"]
-    rest = ids - set(states)
-    if rest and shutil.which("sacct"):
-        bases = sorted({j.split("_")[0] for j in rest})
-        out = _run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(bases)])
-        for line in (out or "").splitlines():
-            jid, _, st = line.strip().partition("|")
-            if jid in rest:
-                states[jid] = st.split()[0] if st else "UNKNOWN"  # "CANCELLED by 0" -> CANCELLED
-    return states
-
-
-def _local_state(rec: dict) -> tuple[str, str]:
-    """(state, detail) of a LocalExecutor job from its result pickle and its process."""
-    jid = str(rec.get("job_id"))
-    folder = Path(rec.get("folder") or ".")
-    result = folder / f"{jid}_0_result.pkl"
-    if result.exists():
-        try:
-            with open(result, "rb") as f:
-                outcome = pickle.load(f)
-            if outcome[0] == "error":
-                return "failed", str(outcome[1]).strip().splitlines()[-1][:300]
-        except Exception as e:  # noqa: BLE001 - a broken pickle is a failed job, not a crash of `status`
-            return "failed", f"unreadable result pickle {result}: {e}"
-        return "failed", "job finished but its result is not in the store"
-    cmdline = Path(f"/proc/{jid}/cmdline")
-    try:
-        if jid.isdigit() and "submitit" in cmdline.read_bytes().decode(errors="replace"):
-            return "running", ""
-    except OSError:
-        pass
-    return "failed", "process gone without a result"
-
-
-def run_status(keys: Iterable[RunKey], store: ResultStore | None = None,
-               folder: str | os.PathLike | None = None) -> list[RunStatus]:
-    """done / running / pending / failed / missing for each key, with job ids and log paths from the job
-    records under ``folder`` (default: every grid folder under ``<store>/../submitit``)."""
-    store = store or ResultStore()
-    keys = list(keys)
-    records = read_records(folder if folder is not None else store.root.parent / "submitit")
-    slurm_ids = [records[k.signature]["job_id"] for k in keys
-                 if k.signature in records and records[k.signature].get("executor") == "slurm"]
-    sched = slurm_states(slurm_ids) if slurm_ids else {}
-    out = []
-    for k in keys:
-        rec = records.get(k.signature)
-        jid = rec.get("job_id") if rec else None
-        logs = {"stdout": rec.get("stdout"), "stderr": rec.get("stderr")} if rec else {}
-        if store.is_done(k):
-            out.append(RunStatus(k, "done", jid, sched.get(str(jid)) if jid else None, **logs))
-            continue
-        failure = store.failure(k)
-        fail_detail = ""
-        if failure:
-            fail_detail = (str(failure.get("error", "")).strip().splitlines() or [""])[-1][:300]
-        if rec is None:
-            out.append(RunStatus(k, "failed" if failure else "missing", detail=fail_detail))
-            continue
-        if rec.get("executor") == "local":
-            state, detail = _local_state(rec)
-            out.append(RunStatus(k, state, jid, None, detail=fail_detail or detail, **logs))
-            continue
-        st = sched.get(str(jid))
-        if st in _PENDING:
-            out.append(RunStatus(k, "pending", jid, st, detail=fail_detail, **logs))
-        elif st in _RUNNING:
-            out.append(RunStatus(k, "running", jid, st, **logs))
-        elif st is not None:
-            detail = fail_detail or (f"job {st.lower()} without a result in the store")
-            out.append(RunStatus(k, "failed", jid, st, detail=detail, **logs))
-        elif failure:
-            out.append(RunStatus(k, "failed", jid, None, detail=fail_detail, **logs))
-        else:
-            out.append(RunStatus(k, "missing", jid, None, detail=f"scheduler no longer knows job {jid}; no result",
-                                 **logs))
-    return out
-
-
-def summarize(statuses: Iterable[RunStatus]) -> dict[str, int]:
-    counts = {s: 0 for s in STATES}
-    for st in statuses:
-        counts[st.state] += 1
-    return counts

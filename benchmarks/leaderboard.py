@@ -236,8 +236,8 @@ def ablation_tables(rows: list[Row]) -> dict[str, str]:
 
 
 def model_zoo() -> str:
-    import zoo
-    from zoo.factory import describe
+    from avfmae import zoo
+    from avfmae.zoo.factory import describe
 
     body = []
     for name in zoo.list_models():

@@ -31,7 +31,7 @@ def _locked(folder: Path):
 
 def _stage(stage: str, cfg, tag: str, root: Path) -> str:
     """Run (or reuse) one pipeline stage; returns the zoo reference `<model>.<tag>` of its exported weights."""
-    import zoo
+    from avfmae import zoo
     from avfmae.train import run_stage1, run_stage2
 
     folder = root / tag

@@ -62,8 +62,8 @@ class RunPlan:
 
 def weights_sha(model: str, weights: str | None) -> str:
     """sha256 of the weights a run starts from ('' for random init), cached by path, size and mtime."""
-    import zoo
-    from zoo.weights import sha256_file, zoo_dir
+    from avfmae import zoo
+    from avfmae.zoo.weights import sha256_file, zoo_dir
 
     from avfmae.atomic import atomic_write
 

@@ -18,27 +18,29 @@ from .runkey import RunKey
 
 
 def _features(model, spec, fold: str, split: str, cache: Path, modalities) -> tuple[list, np.ndarray, np.ndarray]:
-    from avfmae.data.loader import ClipDataset
-    from avfmae.data.manifest import read_manifest
+    """Features of one split's centre views: the clip set stage-3 evaluation uses (avfmae.train.clips.ClipSet,
+    at the model's own input contract), the absent modalities blanked as in stage 3."""
+    from avfmae.train.clips import ClipSet
+    from avfmae.train.inputs import blank_modalities, preprocess_config, silent_fbank_value
+    from avfmae.train.sampling import eval_batches
+    from avfmae.train.sources import load_entries, parse_source
 
     if cache.is_file():
         z = np.load(cache, allow_pickle=False)
         return list(z["clips"]), z["features"], z["targets"]
-    records = read_manifest(spec.split_file(fold, split))
-    ds = ClipDataset(records, spec.path(), mode="eval-centre", on_error="skip")
-    loader = torch.utils.data.DataLoader(ds, batch_size=8, num_workers=min(2, os.cpu_count() or 1))
-    clips, feats, targets = [], [], []
-    silent = None
+    pcfg = preprocess_config(model.spec)
+    entries = load_entries([parse_source(spec.split_source(fold, split))])
+    ds = ClipSet(entries, pcfg, "centre", on_error="skip")
+    silent = silent_fbank_value(pcfg)
+    clips, feats, targets, seen = [], [], [], set()
     with torch.no_grad():
-        for batch in loader:
-            video, audio = batch["video"][:, 0], batch["audio"][:, 0]   # (B, views=1, ...) -> centre view
-            if "audio" not in modalities:
-                from avfmae.train.data import preprocess_config, silent_fbank_value
-                silent = silent if silent is not None else silent_fbank_value(preprocess_config(model.spec))
-                audio = torch.full_like(audio, silent)
-            feats.append(model.forward_features(video, audio).numpy())
-            targets.append(batch["target"].numpy())
-            clips += list(batch["clip"])
+        for batch in eval_batches(ds, 8, num_workers=min(2, os.cpu_count() or 1)):
+            video, audio = blank_modalities(batch["video"], batch["audio"], modalities, silent)
+            keep = [j for j, i in enumerate(batch["index"]) if i not in seen]   # a skipped clip's stand-in
+            seen.update(batch["index"])
+            feats.append(model.forward_features(video, audio).numpy()[keep])
+            targets.append(batch["target"].numpy()[keep])
+            clips += [batch["clip"][j] for j in keep]
     out = (clips, np.concatenate(feats), np.concatenate(targets))
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f".{cache.stem}.tmp-{os.getpid()}.npz")
@@ -48,7 +50,7 @@ def _features(model, spec, fold: str, split: str, cache: Path, modalities) -> tu
 
 
 def run_probe(key: RunKey, resolved, work: Path) -> dict:
-    import zoo
+    from avfmae import zoo
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler

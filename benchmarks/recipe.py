@@ -174,8 +174,12 @@ class Resolved:
         symbolic starting weights `init[0]` by the reference to load `init[1]`, for running; pipeline tags and
         the identity stay those of the symbolic configs."""
         def swap(text: str) -> str:
-            head, bar, opts = text.partition("|")
-            return real.get(head, head) + bar + opts
+            head, *opts = text.split("|")
+            if head not in real:
+                return text
+            target, *own = real[head].split("|")
+            merged = dict(o.split("=", 1) for o in own + opts)      # the recipe's options win
+            return "|".join([target, *(f"{k}={v}" for k, v in merged.items())])
 
         out = {}
         for stage, cfg in self.configs.items():
@@ -218,7 +222,7 @@ def _literal(value: Any) -> str:
 
 def derive_model(model: str, recipe: Recipe) -> str:
     """The zoo model (a derived ablation variant for arch.* changes) a run trains; checks the arch fields."""
-    import zoo
+    from avfmae import zoo
 
     base, _, tag = model.partition(".")
     if not recipe.arch:
@@ -283,7 +287,7 @@ def resolve(model: str, spec, fold: str, seed: int, protocol, recipe: Recipe, so
 def pipeline_tag(stage: str, cfg) -> str:
     """The zoo tag of a pipeline stage's exported weights: the hash of its identity and architecture, so every
     run (and every process) that needs the same pre-training finds the same weights."""
-    import zoo
+    from avfmae import zoo
 
     ident = {k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_FIELDS}
     sig = config_hash({"stage": stage, "cfg": ident, "arch": zoo.get_spec(cfg.model).arch_hash})

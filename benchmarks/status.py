@@ -17,7 +17,7 @@ import sys
 
 from tabulate import tabulate
 
-from .executors import read_records, run_status, summarize
+from .jobstatus import read_records, run_status, summarize
 from .plan import plan
 from .recipe import RecipeError
 from .request import add_suite_args, grid_request_from_args, suite_request_from_args

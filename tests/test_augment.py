@@ -247,7 +247,7 @@ def test_soft_target_cross_entropy():
 
 
 def test_transforms_plug_into_the_train_loader(tmp_path):
-    from avfmae.data.bench import synthetic_audio, write_frame_folder, write_wav
+    from avfmae.data.synthetic import synthetic_audio, write_frame_folder, write_wav
     from avfmae.data.loader import ClipDataset
     from avfmae.data.manifest import ClipRecord
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from avfmae.conformance.preprocess import check_preprocess_golden, is_preprocess_golden
-from avfmae.data.bench import synthetic_audio, synthetic_frames, write_frame_folder, write_wav
+from avfmae.data.synthetic import synthetic_audio, synthetic_frames, write_frame_folder, write_wav
 from avfmae.data.readers import open_video, read_wav
 from avfmae.data.views import PreprocessConfig, make_views, plan_test_views
 

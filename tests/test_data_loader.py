@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from avfmae.data.bench import synthetic_audio, synthetic_frames, write_frame_folder, write_mp4, write_wav
+from avfmae.data.synthetic import synthetic_audio, synthetic_frames, write_frame_folder, write_mp4, write_wav
 from avfmae.data.errors import AudioError, ClipError, VideoError
 from avfmae.data.loader import ClipDataset, skipped_in_batch
 from avfmae.data.manifest import ClipRecord, ManifestError

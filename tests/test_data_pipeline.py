@@ -7,7 +7,7 @@ import torch
 
 from avfmae.data import audio as A
 from avfmae.data import video as V
-from avfmae.data.bench import synthetic_audio, synthetic_frames, write_frame_folder, write_mp4, write_wav
+from avfmae.data.synthetic import synthetic_audio, synthetic_frames, write_frame_folder, write_mp4, write_wav
 from avfmae.data.pretrain import (PretrainChoices, multiscale_crop_candidates, official_wav_path, pretrain_frame_ids,
                                   pretrain_item, sample_pretrain_choices)
 from avfmae.data.readers import open_video

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avfmae.data.bench import synthetic_audio, synthetic_frames, write_frame_folder, write_mp4, write_wav
+from avfmae.data.synthetic import synthetic_audio, synthetic_frames, write_frame_folder, write_mp4, write_wav
 from avfmae.data.errors import AudioError, ClipError, VideoError
 from avfmae.data.readers import (FrameFolder, load_audio, open_video, read_video_audio, read_wav,
                                  to_rgb_uint8)

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from avfmae.data.bench import synthetic_audio, synthetic_frames, write_frame_folder, write_mp4, write_wav
+from avfmae.data.synthetic import synthetic_audio, synthetic_frames, write_frame_folder, write_mp4, write_wav
 from avfmae.data.manifest import ClipRecord, write_manifest
 from benchmarks.data.__main__ import main as data_main
 from benchmarks.data.cmd_doctor import check_clip, diagnose

@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks import cluster as C
 from benchmarks import executors as E
+from benchmarks import jobstatus as S
 from benchmarks.runkey import RunKey
 from benchmarks.store import ResultStore
 
@@ -134,10 +135,10 @@ def test_local_executor_bounded_parallelism(tmp_path):
     assert sorted(r["signature"] for r in records) == sorted(k.signature for k in keys)
     assert all(r["executor"] == "local" and r["job_id"] and Path(r["stdout"]).name.endswith("_log.out")
                for r in records)
-    statuses = E.run_status(keys + [make_key(99)], store, folder)
+    statuses = S.run_status(keys + [make_key(99)], store, folder)
     assert [s.state for s in statuses] == ["done", "done", "done", "failed", "missing"]
     assert "unlucky seed" in statuses[3].detail and statuses[3].stderr
-    assert E.summarize(statuses) == {"done": 3, "running": 0, "pending": 0, "failed": 1, "missing": 1}
+    assert S.summarize(statuses) == {"done": 3, "running": 0, "pending": 0, "failed": 1, "missing": 1}
     # never more than 2 at once: no instant lies inside 2 other runs' [start, end]
     spans = [(store.get(k)["started"], store.get(k)["ended"]) for k in keys[:3]]
     for t in [s for s, _ in spans]:
@@ -156,8 +157,8 @@ def test_status_maps_scheduler_states(tmp_path, monkeypatch):
     lines.append({"job_id": "6_4", "signature": keys[4].signature, "executor": "slurm", "submitted_at": "2025"})
     (folder / "jobs.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\nnot json\n")
     fake = {"7_0": "COMPLETED", "7_1": "PENDING", "7_2": "RUNNING", "7_3": "TIMEOUT"}
-    monkeypatch.setattr(E, "slurm_states", lambda ids: {i: fake[i] for i in ids if i in fake})
-    st = {s.key.seed: s for s in E.run_status(keys, store, folder)}
+    monkeypatch.setattr(S, "slurm_states", lambda ids: {i: fake[i] for i in ids if i in fake})
+    st = {s.key.seed: s for s in S.run_status(keys, store, folder)}
     assert [st[i].state for i in range(6)] == ["done", "pending", "running", "failed", "missing", "missing"]
     assert st[1].job_id == "7_1" and st[1].stdout == "/l/7_1.out" and st[1].scheduler_state == "PENDING"
     assert "timeout" in st[3].detail
@@ -230,6 +231,6 @@ def test_local_result_pickle_roundtrip_is_plain(tmp_path):
     rec = {"job_id": "999999999", "folder": str(tmp_path)}
     with open(tmp_path / "999999999_0_result.pkl", "wb") as f:
         pickle.dump(("error", "Traceback...\nValueError: nope"), f)
-    assert E._local_state(rec) == ("failed", "ValueError: nope")
+    assert S._local_state(rec) == ("failed", "ValueError: nope")
     (tmp_path / "999999999_0_result.pkl").write_bytes(b"garbage")
-    assert E._local_state(rec)[0] == "failed"
+    assert S._local_state(rec)[0] == "failed"

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("cv2")
 skimage_data = pytest.importorskip("skimage.data")
 
-from avfmae.data.bench import synthetic_audio, write_mp4  # noqa: E402
+from avfmae.data.synthetic import synthetic_audio, write_mp4  # noqa: E402
 from avfmae.data.readers import open_video, read_wav  # noqa: E402
 from benchmarks.data.__main__ import main as data_main  # noqa: E402
 from benchmarks.prep.audio import ffmpeg_path  # noqa: E402

@@ -13,7 +13,8 @@ import time
 import cloudpickle
 import pytest
 
-from benchmarks.executors import run_status, slurm_states, submit_runs
+from benchmarks.executors import submit_runs
+from benchmarks.jobstatus import run_status, slurm_states
 from benchmarks.runkey import RunKey
 from benchmarks.store import ResultStore, atomic_write_text
 

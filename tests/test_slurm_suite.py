@@ -28,7 +28,7 @@ def _wait_for(predicate, timeout, what):
 
 def test_suite_job_requeued_mid_run_finishes_with_one_result(slurm_cluster, env):  # noqa: F811
     from benchmarks import run
-    from benchmarks.executors import read_records
+    from benchmarks.jobstatus import read_records
     from benchmarks.store import ResultStore
 
     args = ["--model", "avfmae-micro", "--suite", "demo", "--folds", "fold3", "--executor", "slurm",

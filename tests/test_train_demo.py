@@ -1,13 +1,13 @@
 """The CPU demonstration (slow): stage 1 -> stage 2 -> stage 3 on the synthetic demo set with avfmae-micro.
 
-Runs `avfmae.train.demo.run_demo` once into a temp folder (the demo data is generated under $AVF_DATA_ROOT when it
+Runs `benchmarks.demonstration.run_demo` once into a temp folder (the demo data is generated under $AVF_DATA_ROOT when it
 is missing, a few minutes the first time) and checks it; the numbers are printed and written to report.md.
 """
 from __future__ import annotations
 
 import pytest
 
-from avfmae.train.demo import run_demo
+from benchmarks.demonstration import run_demo
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import zoo
 from avfmae.train import run_stage1, run_stage2, run_stage3, stage_config
 from avfmae.train.loop import NonFiniteLoss, TrainLoop
 from avfmae.train.distributed import DistInfo
-from avfmae.train.testing import tiny_demo, tiny_stage1, tiny_stage3
+from train_fixtures import tiny_demo, tiny_stage1, tiny_stage3
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import zoo
-from avfmae.train import micro
 from avfmae.train.config import Stage1Config, Stage2Config, Stage3Config, apply_overrides, stage_config
 from avfmae.train.checkpoint import atomic_save, config_differences, rng_state, set_rng_state
-from avfmae.train.data import (Layout, blank_modalities, mixture_keys, parse_source, preprocess_config,
-                               silent_fbank_value, split_by_subject, step_keys, steps_per_epoch)
+from avfmae.train.inputs import blank_modalities, preprocess_config, silent_fbank_value
+from avfmae.train.sampling import Layout, mixture_keys, step_keys, steps_per_epoch
+from avfmae.train.sources import parse_source, split_by_subject
 from avfmae.train.optim import build_optimizer, param_groups, scaled_lr
 from avfmae.train.schedule import CosineSchedule
 
@@ -140,13 +140,30 @@ def test_sources_and_label_maps(tmp_path):
     man.write_text("clip\tvideo\taudio\ttarget\tsubject\na\ta.mp4\t\t0\ts1\nb\tb.mp4\t\t3\ts2\nc\tc.mp4\t\t5\ts3\n")
     src = parse_source(f"{man}|name=val|map=0,0,1,1,2,-1")
     assert src.root == (tmp_path / "set").resolve() and src.name == "val" and src.num_classes == 3
-    from avfmae.train.data import load_entries
+    from avfmae.train.sources import load_entries
     entries = load_entries([src])
     assert [(e.record.clip, e.target) for e in entries] == [("a", 0), ("b", 1)]      # label 5 mapped to -1: dropped
     tr, va = split_by_subject(load_entries([parse_source(str(man))]), 0.34, seed=0)
     assert len(va) == 1 and not {e.record.subject for e in tr} & {e.record.subject for e in va}
     with pytest.raises(ValueError, match="unknown options"):
         parse_source(f"{man}|head=x")
+
+
+def test_source_options_carry_what_a_dataset_registry_knew(tmp_path):
+    """avfmae takes manifest paths only; class count and regression come as options, a dataset name is refused."""
+    man = tmp_path / "d" / "splits" / "f1" / "test.tsv"
+    src = parse_source(f"{man}@{tmp_path / 'd'}|classes=11")
+    assert (src.manifest, src.root, src.name, src.num_classes, src.regression) == (man, tmp_path / "d", "test", 11,
+                                                                                   False)
+    reg = parse_source(f"{man}|regression=1")
+    assert reg.regression and reg.num_classes == 0
+    assert not parse_source(f"{man}|regression=0").regression
+    with pytest.raises(ValueError, match="not a flag"):
+        parse_source(f"{man}|regression=maybe")
+    with pytest.raises(ValueError, match="does not go with"):
+        parse_source(f"{man}|regression=1|classes=3")
+    with pytest.raises(ValueError, match=r"give a split manifest(.|\n)*resolved by the benchmark suite"):
+        parse_source("demo:fold1:train")
 
 
 def test_batches_are_the_same_for_one_process_with_accumulation_and_two_processes():
@@ -164,7 +181,7 @@ def test_batches_are_the_same_for_one_process_with_accumulation_and_two_processe
 
 
 def test_modality_blanking_and_the_log_domain_gain():
-    spec = zoo.get_spec(micro.NAME)
+    spec = zoo.get_spec("avfmae-micro")
     pcfg = preprocess_config(spec)
     silent = silent_fbank_value(pcfg)
     assert silent == pytest.approx((math.log(torch.finfo(torch.float32).eps) - pcfg.fbank_mean) / (2 * pcfg.fbank_std),

@@ -1,15 +1,16 @@
-"""The AVF-MAE++ model zoo: registered variants, their input contracts and weights.
+"""The AVF-MAE++ model zoo, public facade: `import zoo; zoo.create_model("avfmae-base", num_classes=11)`.
 
-    import zoo
-    model = zoo.create_model("avfmae-base", num_classes=11, weights="path/to/checkpoint.pth")
-    zoo.list_models()
+The implementation is `avfmae.zoo`; this package re-exports its API, and its submodules are the very same
+module objects (`zoo.weights is avfmae.zoo.weights`), so `from zoo.weights import ...` and monkeypatching
+`zoo.weights.<name>` reach the real code. Code inside `avfmae` imports `avfmae.zoo`, never this facade.
 """
-from ._registry import derive, get_spec, list_models, register_family, register_model
-from .checkpoint import CheckpointError, load_into, read_state_dict
-from .factory import count_params, create_model, split_name
-from .spec import InputContract, ModelSpec, arch_hash
-from .weights import WeightsRecord, register_weights, resolve as resolve_weights, tags_for
+import sys as _sys
 
-__all__ = ["CheckpointError", "InputContract", "ModelSpec", "WeightsRecord", "arch_hash", "count_params",
-           "create_model", "derive", "get_spec", "list_models", "load_into", "read_state_dict", "register_family",
-           "register_model", "register_weights", "resolve_weights", "split_name", "tags_for"]
+from avfmae.zoo import *  # noqa: F401,F403  (the public API)
+from avfmae.zoo import __all__  # noqa: F401
+from avfmae.zoo import _registry, checkpoint, factory, models, spec, weights
+
+for _name, _module in (("_registry", _registry), ("checkpoint", checkpoint), ("factory", factory),
+                       ("models", models), ("spec", spec), ("weights", weights)):
+    _sys.modules[f"{__name__}.{_name}"] = _module
+del _name, _module

@@ -1,16 +1,14 @@
 """Three-stage training of AVF-MAE++: pre-training, progressive semantic injection, targeted fine-tuning.
 
     from avfmae.train import stage_config, run_stage1, run_stage2, run_stage3
-    cfg = stage_config("stage3", "cpu", model="avfmae-micro", train="demo:fold1:train", test="demo:fold1:test")
+    cfg = stage_config("stage3", "cpu", model="avfmae-micro", train="demo/splits/fold1/train.tsv",
+                       test="demo/splits/fold1/test.tsv")
     result = run_stage3(cfg, "runs/demo-s3")
 
-Command line: `python -m avfmae.train {stage1,stage2,stage3,demo} --model NAME [--preset P] [key=value ...]`.
+Command line: `python -m avfmae.train {stage1,stage2,stage3} --model NAME [--preset P] [key=value ...]`.
 See docs/training.md.
 """
-from . import micro
 from .config import CONFIGS, Stage1Config, Stage2Config, Stage3Config, apply_overrides, stage_config
-
-micro.ensure_registered()
 
 
 def run_stage1(cfg, work_dir):

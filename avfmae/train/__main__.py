@@ -1,13 +1,16 @@
-"""`python -m avfmae.train {stage1,stage2,stage3,demo}`: run a training stage from a preset plus key=value overrides.
+"""`python -m avfmae.train {stage1,stage2,stage3}`: run a training stage from a preset plus key=value overrides.
 
     python -m avfmae.train stage1 --model avfmae-base --preset paper --work runs/s1 data=pretrain.tsv@/data/vox
     python -m avfmae.train stage2 --model avfmae-base --work runs/s2 init=avfmae-base.s1 \\
-        "data=mafw-11:fold1:train;dfew:fold1:train" export_tag=s2
+        "data=mafw-11/splits/fold1/train.tsv;dfew/splits/fold1/train.tsv" export_tag=s2
     python -m avfmae.train stage3 --model avfmae-base --preset paper-psi --work runs/mafw-f1 init=avfmae-base.s2 \\
-        train=mafw-11:fold1:train test=mafw-11:fold1:test selection=test
-    python -m avfmae.train stage3 --model avfmae-micro --preset cpu train=demo:fold1:train test=demo:fold1:test
+        train=mafw-11/splits/fold1/train.tsv "test=mafw-11/splits/fold1/test.tsv|classes=11" selection=test
+    python -m avfmae.train stage3 --model avfmae-micro --preset cpu \\
+        train=~/avf-data/demo/splits/fold1/train.tsv test=~/avf-data/demo/splits/fold1/test.tsv
     python -m avfmae.train stage3 --model avfmae-base --print-config       # the resolved config, nothing run
-    python -m avfmae.train demo                                             # the CPU three-stage demonstration
+
+Sources are split manifests (see avfmae.train.sources); the benchmark suite (`python -m benchmarks.run`) resolves
+dataset names, and `python -m benchmarks.demonstration` runs the CPU three-stage demonstration.
 
 Multi-GPU: `torchrun --nproc-per-node 8 -m avfmae.train stage1 ...` (or SLURM tasks via submitit / srun): the
 per-process batch is `batch_size`, the global batch batch_size x processes x accum_steps.
@@ -43,17 +46,7 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     for stage in CONFIGS:
         _stage_parser(sub, stage)
-    d = sub.add_parser("demo", help="the CPU demonstration: stage 1 -> 2 -> 3 on the synthetic demo set")
-    d.add_argument("--data", default=None, help="demo set folder (default $AVF_DATA_ROOT/demo; generated if missing)")
-    d.add_argument("--work", default="runs/demo", help="work folder (default runs/demo)")
-    d.add_argument("--quick", action="store_true", help="a much shorter run (smoke test, numbers not meaningful)")
-    d.add_argument("--tag-prefix", default="demo", help="zoo tags <prefix>-s1, <prefix>-s2 (default demo)")
     args = ap.parse_args(argv)
-    if args.cmd == "demo":
-        from .demo import run_demo
-        report = run_demo(args.data, args.work, quick=args.quick, tag_prefix=args.tag_prefix)
-        print(report["markdown"])
-        return 0
     cls = CONFIGS[args.stage]
     if args.fields:
         for name, typ, default in describe_fields(cls):

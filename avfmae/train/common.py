@@ -10,14 +10,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import zoo
+from avfmae import zoo
 
 from avfmae import metrics
 from avfmae.atomic import atomic_write
 
-from . import micro
-from .data import (ClipSet, Entry, Layout, TrainAug, ViewCache, blank_modalities, eval_batches, preprocess_config,
-                   silent_fbank_value, view_plans)
+from .clips import ClipSet, TrainAug
+from .inputs import blank_modalities, preprocess_config, silent_fbank_value
+from .sampling import Layout, eval_batches
+from .sources import Entry
+from .viewcache import ViewCache, view_plans
 from .distributed import DistInfo, gather_objects, init_distributed
 from .optim import scaled_lr
 
@@ -44,7 +46,6 @@ class Context:
 
 
 def setup(cfg, work_dir: str | os.PathLike) -> Context:
-    micro.ensure_registered()
     info = init_distributed(cfg.device, cfg.threads)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

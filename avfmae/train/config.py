@@ -1,6 +1,7 @@
 """Frozen configs of the three training stages, their presets, and `key=value` overrides.
 
-    cfg = stage_config("stage3", "paper", model="avfmae-base", train="mafw-11:fold1:train", test="mafw-11:fold1:test")
+    cfg = stage_config("stage3", "paper", model="avfmae-base", train="mafw-11/splits/fold1/train.tsv",
+                       test="mafw-11/splits/fold1/test.tsv|classes=11")
     cfg = apply_overrides(cfg, ["epochs=10", "blr=5e-4", "modalities=video"])
 
 Presets
@@ -17,10 +18,12 @@ Presets
                  trained for a few hundred steps never finds the face's expression (measured: 34 % held-out
                  valence, chance 33, against 82 % at 0.85-1; docs/training.md).
 
-Data sources are strings (so a config stays flat, hashable and JSON-serialisable); see `avfmae.train.data`:
-    "DATASET:FOLD:SPLIT"            a registered dataset (benchmarks.datasets), e.g. "demo:fold1:train"
+Data sources are strings (so a config stays flat, hashable and JSON-serialisable); see
+`avfmae.train.sources.parse_source`:
     "path/to/split.tsv[@ROOT]"      a manifest (ROOT defaults to the folder above splits/<fold>/, else its folder)
-    any of these + "|name=N|map=0,0,1,1|weight=2"   stage-2 options: head name, label map, sampling weight
+    + "|name=N|map=0,0,1,1|weight=2"    stage-2 options: head name, label map, sampling weight
+    + "|classes=K" / "|regression=1"    the class count of the label space / regression targets
+The benchmark suite turns its dataset names into such sources (DatasetSpec.split_source); avfmae knows no names.
 """
 from __future__ import annotations
 
@@ -60,7 +63,7 @@ class CommonConfig:
     clip_grad: float | None = None
     amp: str = "auto"                    # auto (bf16 on GPU, off on CPU) | bf16 | fp16 (with loss scaling) | off
     drop_path: float = 0.1
-    modalities: tuple = MODALITIES       # ("video", "audio") | ("video",) | ("audio",): see avfmae.train.data
+    modalities: tuple = MODALITIES       # ("video", "audio") | ("video",) | ("audio",): see avfmae.train.inputs
     device: str = "auto"                 # auto | cpu | cuda | cuda:N
     threads: int = 0                     # torch intra-op threads per process (0: torch's default)
     num_workers: int = 2                 # DataLoader workers (0: load in the training process)

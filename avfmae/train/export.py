@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-import zoo
-from zoo.spec import arch_hash
-from zoo.weights import WeightsRecord, now_iso, register_weights, sha256_file, zoo_dir
+from avfmae import zoo
+from avfmae.zoo.spec import arch_hash
+from avfmae.zoo.weights import WeightsRecord, now_iso, register_weights, sha256_file, zoo_dir
 
 
 def _git_sha() -> str:

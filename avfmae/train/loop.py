@@ -37,7 +37,7 @@ from typing import Callable, Iterator
 import torch
 
 from . import checkpoint as ckpt
-from .data import shard_seed
+from .sampling import shard_seed
 from .distributed import DistInfo, all_reduce_sum, barrier
 
 log = logging.getLogger("avfmae.train")

@@ -17,11 +17,13 @@ import types
 
 import torch
 
-import zoo
+from avfmae import zoo
 from avfmae.models.masking import DualMaskGenerator, torch_dual_masks
 
 from .common import Context, build_cache, eval_set, setup, write_json
-from .data import ClipSet, TrainAug, iterate_steps, load_entries, parse_source, steps_per_epoch, uniform_keys
+from .clips import ClipSet, TrainAug
+from .sampling import iterate_steps, steps_per_epoch, uniform_keys
+from .sources import load_entries, parse_source
 from .export import export_weights
 from .loop import TrainLoop
 from .optim import build_optimizer
@@ -47,7 +49,7 @@ def pretrain_losses(model, video, audio, masks: dict):
 @torch.no_grad()
 def evaluate_reconstruction(ctx: Context, model, ds: ClipSet, seed: int = 1234) -> dict:
     """Mean held-out losses (video, audio reconstruction; contrastive per tap summed) with fixed masks."""
-    from .data import eval_batches
+    from .sampling import eval_batches
     module = getattr(model, "module", model)
     was = module.training
     module.eval()
@@ -76,7 +78,7 @@ def run_stage1(cfg, work_dir) -> dict:
     t0 = time.perf_counter()
     ctx = setup(cfg, work_dir)
     if not cfg.data:
-        raise ValueError("stage 1 needs data=... (unlabelled sources: DATASET:FOLD:SPLIT or manifest paths)")
+        raise ValueError("stage 1 needs data=... (unlabelled sources: split manifest paths)")
     entries = load_entries([parse_source(s) for s in cfg.data], drop_labels=True)
     cache = build_cache(ctx, entries, "train", "s1-train")
     ds = ClipSet(entries, ctx.pcfg, "train", TrainAug(kind="pretrain" if cfg.multiscale_crop else "none",

@@ -22,11 +22,13 @@ import numpy as np
 import torch
 from torch import nn
 
-import zoo
+from avfmae import zoo
 from avfmae.data.mixup import soft_target_cross_entropy
 
 from .common import EpochLoss, build_cache, setup, to_device, write_json
-from .data import ClipSet, iterate_steps, load_entries, mixture_keys, parse_source, steps_per_epoch, uniform_keys
+from .clips import ClipSet
+from .sampling import iterate_steps, mixture_keys, steps_per_epoch, uniform_keys
+from .sources import load_entries, parse_source
 from .export import export_weights
 from .loop import TrainLoop
 from .optim import build_optimizer
@@ -69,6 +71,9 @@ def run_stage2(cfg, work_dir) -> dict:
     if any(s.regression for s in sources):
         raise ValueError("stage 2 mixes classification sets; regression sources are not supported")
     per_source = [load_entries([s]) for s in sources]
+    for s, es in zip(sources, per_source):
+        if isinstance(es[0].target, tuple):
+            raise ValueError(f"{s.manifest}: regression targets; stage 2 mixes classification sets only")
     entries = [e.__class__(e.root, e.record, e.target, i) for i, es in enumerate(per_source) for e in es]
     classes = [s.num_classes or (1 + max(int(e.target) for e in es)) for s, es in zip(sources, per_source)]
     heads: dict[str, int] = {}

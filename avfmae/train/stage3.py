@@ -25,15 +25,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import zoo
-from avfmae import metrics
+from avfmae import metrics, zoo
 from avfmae.data.mixup import AVMixup, soft_target_cross_entropy
 
 from . import checkpoint as ckpt
 from .common import Context, EpochLoss, build_cache, eval_set, predict, scores, setup, to_device, write_json
-from .data import (ClipSet, TrainAug, infer_num_classes, iterate_steps, load_entries, parse_source, split_by_subject,
-                   uniform_keys,
-                   steps_per_epoch)
+from .clips import ClipSet, TrainAug
+from .sampling import iterate_steps, steps_per_epoch, uniform_keys
+from .sources import infer_num_classes, load_entries, parse_source, split_by_subject
 from .export import export_weights
 from .loop import TrainLoop
 from .optim import build_optimizer
@@ -109,9 +108,12 @@ def run_stage3(cfg, work_dir) -> dict:
     t0 = time.perf_counter()
     ctx = setup(cfg, work_dir)
     if not cfg.train or not cfg.test:
-        raise ValueError("stage 3 needs train=... and test=... (DATASET:FOLD:SPLIT or manifest paths)")
+        raise ValueError("stage 3 needs train=... and test=... (split manifest paths: path/to/split.tsv[@ROOT])")
     regression = cfg.task == "regression"
     train_src, test_src = parse_source(cfg.train), parse_source(cfg.test)
+    for src in (train_src, test_src):
+        if src.regression and not regression:
+            raise ValueError(f"source {src.text!r} has regression=1 but task={cfg.task}: set task=regression")
     train_entries, test_entries = load_entries([train_src]), load_entries([test_src])
     val_entries = load_entries([parse_source(cfg.val)]) if cfg.val else None
     if val_entries is None and cfg.selection == "val":

@@ -37,7 +37,7 @@ def known_metric_names() -> frozenset[str]:
 def paper_model_names() -> frozenset[str]:
     """The model names a spec's `paper` numbers may be filed under: the zoo's registered models. Imports the zoo
     (and torch), so it is called by the catalog tests, not at registry load."""
-    import zoo
+    from avfmae import zoo
     return frozenset(zoo.list_models())
 
 

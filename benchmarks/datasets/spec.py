@@ -80,6 +80,14 @@ class DatasetSpec:
             raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
         return self.path(root) / "splits" / fold / f"{split}.tsv"
 
+    def split_source(self, fold: str, split: str, root: Path | None = None, **options) -> str:
+        """The avfmae.train source string of one split: "<manifest>@<dataset folder>|name=..|classes=K" (or
+        "|regression=1"); `options` (name, map, weight, classes) are added or replace the defaults."""
+        opts = {"name": self.name, **({"regression": 1} if self.regression else {"classes": self.num_classes})}
+        opts.update(options)
+        text = f"{self.split_file(fold, split, root)}@{self.path(root)}"
+        return "|".join([text, *(f"{k}={v}" for k, v in opts.items() if v is not None)])
+
     def is_prepared(self, root: Path | None = None) -> bool:
         return all(self.split_file(f, s, root).is_file() for f in self.folds for s in ("train", "test"))
 

@@ -1,4 +1,4 @@
-"""`python -m benchmarks.bench_plan`: how long planning `--suite all` takes, with half the runs already done.
+"""`python -m benchmarks.speed_plan`: how long planning `--suite all` takes, with half the runs already done.
 
 Builds a throw-away data root where all 17 datasets are "prepared" (split files of --clips lines per split) and a
 result store holding every other run, then times `plan.plan` (the one planner: recipe resolution, revision
@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_plan", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.speed_plan", description=__doc__)
     ap.add_argument("--clips", type=int, default=2000, help="manifest lines per split file (default 2000)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=5)

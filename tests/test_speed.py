@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import zoo
-from avfmae import bench
+from avfmae import speed
 from avfmae.models.tokenizers import AudioPatchEmbed, VideoPatchEmbed
 
 
@@ -28,12 +28,12 @@ def test_official_style_baseline_computes_the_same_and_restores_the_model():
     g = torch.Generator().manual_seed(1)
     video = torch.randn(2, 3, cfg.num_frames, cfg.img_size, cfg.img_size, generator=g)
     audio = torch.randn(2, 1, *cfg.audio_size, generator=g)
-    masks = bench.torch_dual_masks(2, g, cfg=bench.mask_generator(cfg))
+    masks = speed.torch_dual_masks(2, g, cfg=speed.mask_generator(cfg))
     args = (video, masks["mask_video_encoder"], masks["mask_video_decoder"], audio,
             masks["mask_audio_encoder"], masks["mask_audio_decoder"])
     with torch.no_grad():
         ours = model(*args)[0]
-        with bench.official_style(model):
+        with speed.official_style(model):
             assert "embed_selected" in vars(model.encoder.patch_embed)      # the full-clip path is in place
             baseline = model(*args)[0]
         assert "embed_selected" not in vars(model.encoder.patch_embed)      # and gone afterwards
@@ -41,7 +41,7 @@ def test_official_style_baseline_computes_the_same_and_restores_the_model():
 
 
 def test_tiny_run_reports_consistent_numbers():
-    res = bench.run("avfmae-tiny", torch.device("cpu"), ft_batch=2, pt_batch=4, warmup=0, iters=1,
+    res = speed.run("avfmae-tiny", torch.device("cpu"), ft_batch=2, pt_batch=4, warmup=0, iters=1,
                     dtype=torch.float32, matmul_sizes=(128,), pairs=1)
     peak = res["matmul_peak_tflops"]
     assert peak > 0

@@ -1,6 +1,9 @@
-"""The CPU demonstration: stage 1 -> stage 2 -> stage 3 on the synthetic demo set with avfmae-micro.
+"""The CPU training demonstration: stage 1 -> stage 2 -> stage 3 on the synthetic demo set with avfmae-micro.
 
-    python -m avfmae.train demo [--data DIR] [--work runs/demo] [--quick]
+    python -m benchmarks.demonstration [--data DIR] [--work runs/demo] [--quick]
+
+It lives in the suite (not in avfmae.train) because it runs on the suite's synthetic demo set; it calls the
+training stages with manifest sources, as any user of avfmae.train does.
 
 Data (generated when missing, under the demo set's folder):
     demo        the suite's synthetic set (24 subjects x 6 classes x 3 clips; 6 classes = facial valence x vocal
@@ -15,19 +18,19 @@ is chosen on the test subjects):
     stage 1   self-supervised pre-training on demo fold-1 train + demo-extra              -> avfmae-micro.<p>-s1
     stage 2   from s1: heads "demo" (6 classes, fold-1 train) and "valence" (3, demo-extra) -> avfmae-micro.<p>-s2
     stage 3   6 classes, fold-1 train -> fold-1 test, from: scratch, s1, s2 (audio-visual), and from s2 with
-              video only and audio only (the other modality blanked, see avfmae.train.data)
+              video only and audio only (the other modality blanked, see avfmae.train.inputs)
 Reported: held-out reconstruction loss before / after stage 1; stage-3 UAR / WAR on the held-out subjects, and the
 accuracy of the two factors (valence: video, arousal: audio) read off the 6-class predictions.
 """
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-from .config import stage_config
 
 VALENCE_MAP = "0,0,1,1,2,2"        # demo label = 2 * valence + arousal
 EXTRA = dict(seed=1, subjects=24, clips_per_class=1)
@@ -38,7 +41,7 @@ QUICK = dict(s1=1, s2=1, s3=1)
 
 
 def ensure_data(data: str | None) -> tuple[Path, Path, float]:
-    from benchmarks.datasets import synth
+    from .datasets import synth
 
     t0 = time.perf_counter()
     root = synth.ensure(data, progress=False)
@@ -55,7 +58,7 @@ def factor_accuracy(pred: dict) -> dict:
 
 def run_demo(data: str | None = None, work: str = "runs/demo", quick: bool = False, tag_prefix: str = "demo",
              model: str = "avfmae-micro", epochs: dict | None = None, **overrides) -> dict:
-    from . import run_stage1, run_stage2, run_stage3
+    from avfmae.train import run_stage1, run_stage2, run_stage3, stage_config
 
     t0 = time.perf_counter()
     root, extra, gen_s = ensure_data(data)
@@ -124,4 +127,22 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["run_demo", "ensure_data", "factor_accuracy", "markdown"]
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.demonstration",
+                                 description="the CPU training demonstration: stage 1 -> 2 -> 3 on the synthetic "
+                                             "demo set with avfmae-micro, with its comparisons")
+    ap.add_argument("--data", default=None, help="demo set folder (default $AVF_DATA_ROOT/demo; generated if missing)")
+    ap.add_argument("--work", default="runs/demo", help="work folder (default runs/demo)")
+    ap.add_argument("--quick", action="store_true", help="a much shorter run (smoke test, numbers not meaningful)")
+    ap.add_argument("--tag-prefix", default="demo", help="zoo tags <prefix>-s1, <prefix>-s2 (default demo)")
+    args = ap.parse_args(argv)
+    report = run_demo(args.data, args.work, quick=args.quick, tag_prefix=args.tag_prefix)
+    print(report["markdown"])
+    return 0
+
+
+__all__ = ["run_demo", "ensure_data", "factor_accuracy", "markdown", "main"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

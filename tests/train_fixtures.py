@@ -1,4 +1,4 @@
-"""Small helpers for the training tests: a tiny synthetic set and tiny stage configs.
+"""Fixtures of the training tests: a tiny synthetic set and tiny stage configs.
 
 The tiny set is the synthetic demo set at its smallest (3 subjects, 1 clip per class and subject, 1 s, 32 px:
 18 clips, one subject per fold), generated once into a temp folder and reused (generation resumes and skips
@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .config import stage_config
+from avfmae.train.config import stage_config
 
 TINY = dict(seed=0, subjects=3, clips_per_class=1, seconds=1.0, size=32)
 

@@ -1,4 +1,4 @@
-"""`python -m avfmae.bench`: model speed on whatever device is present.
+"""`python -m avfmae.speed`: model speed on whatever device is present.
 
 Prints, for one model size (base by default):
 - matmul peak FLOP/s measured now (the ceiling everything else is compared with),
@@ -24,7 +24,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-import zoo
+from avfmae import zoo
 from avfmae.models.masking import torch_dual_masks
 from avfmae.train.optim import build_optimizer, param_groups
 from avfmae.train.stage1 import mask_generator
@@ -177,7 +177,7 @@ def run(model_name: str, device: torch.device, ft_batch: int, pt_batch: int, war
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m avfmae.bench", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m avfmae.speed", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="avfmae-base", help="zoo model name (default avfmae-base)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,144 @@
+"""The view cache: every clip decoded once into the views training and evaluation use, kept in a torch file.
+
+With `cache=True` every clip is decoded once into uint8 frames at the model's input size plus its normalised
+fbank, for `train_windows` evenly spaced temporal windows (training: one drawn per sample) or for the
+evaluation views (centre view / segments x crops). Frames are stored as the uint8 the resize produced, so a
+cached evaluation view is bit-identical to a live one. Training augmentation then runs on the cached frames (the
+random resized crop starts from the input-size frame instead of the decoded frame); see avfmae.train.clips.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from avfmae.data import video as V
+from avfmae.data.errors import ClipError
+from avfmae.data.manifest import ManifestError, resolve
+from avfmae.data.views import PreprocessConfig, make_views
+
+from .sources import Entry
+
+log = logging.getLogger("avfmae.train")
+
+
+def _to_uint8(video: torch.Tensor, pcfg: PreprocessConfig) -> torch.Tensor:
+    """(3, T, H, W) normalised -> (T, H, W, 3) uint8, exactly inverting normalize_video of uint8 frames."""
+    mean = torch.tensor(pcfg.video_mean, dtype=torch.float32)[:, None, None, None]
+    std = torch.tensor(pcfg.video_std, dtype=torch.float32)[:, None, None, None]
+    return ((video * std + mean) * 255.0).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 3, 0).contiguous()
+
+
+def normalise_u8(frames: torch.Tensor, pcfg: PreprocessConfig) -> torch.Tensor:
+    return V.normalize_video(frames, pcfg.video_mean, pcfg.video_std)
+
+
+def view_plans(kind: str, pcfg: PreprocessConfig, windows: int) -> PreprocessConfig:
+    """The PreprocessConfig whose test-view plan gives the views of `kind`: train (windows x 1), centre (1 x 1),
+    test (segments x crops)."""
+    if kind == "train":
+        return pcfg.replace(num_segments=windows, num_crops=1)
+    if kind == "centre":
+        return pcfg.replace(num_segments=1, num_crops=1)
+    if kind == "test":
+        return pcfg
+    raise ValueError(kind)
+
+
+def decode_views(entry: Entry, pcfg: PreprocessConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """All planned views of a clip: uint8 frames (V, T, H, W, 3), normalised fbank (V, 1, t, mel), fbank rows (V,)."""
+    from avfmae.data.readers import load_audio, open_video
+
+    video_path = resolve(entry.root, entry.record.video)
+    audio_path = resolve(entry.root, entry.record.audio) if entry.record.audio else None
+    source = open_video(video_path, probe=False)
+    wav = load_audio(video_path, audio_path, pcfg.sample_rate)
+    views = make_views(source, wav, pcfg, gain=None)
+    return (torch.stack([_to_uint8(v.video, pcfg) for v in views]), torch.stack([v.audio for v in views]),
+            torch.tensor([v.fbank_frames for v in views], dtype=torch.int32))
+
+
+class _DecodeAll(torch.utils.data.Dataset):
+    def __init__(self, entries, pcfg):
+        self.entries, self.pcfg = entries, pcfg
+
+    def __len__(self):
+        return len(self.entries)
+
+    def __getitem__(self, i):
+        try:
+            return i, decode_views(self.entries[i], self.pcfg), None
+        except (ClipError, ManifestError) as e:
+            return i, None, f"{self.entries[i].record.clip}: {e}"
+
+
+def _cache_key(entries: Sequence[Entry], pcfg: PreprocessConfig) -> str:
+    h = hashlib.sha256(json.dumps(asdict(pcfg), sort_keys=True, default=list).encode())
+    for e in entries:
+        vp = resolve(e.root, e.record.video)
+        st = vp.stat() if vp.exists() else None
+        h.update(f"{vp}|{e.record.audio}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
+    return h.hexdigest()[:16]
+
+
+class ViewCache:
+    """uint8 frames + fbank of every planned view of every clip, decoded once and kept in a torch file.
+
+    `video` (N, V, T, H, W, 3) uint8, `audio` (N, V, 1, t, mel) float32, `fbank_rows` (N, V) int32; `index[k]` is
+    the entry index of row k (bad clips are left out when on_error='skip')."""
+
+    def __init__(self, video, audio, fbank_rows, index, path=None):
+        self.video, self.audio, self.fbank_rows = video, audio, fbank_rows
+        self.index = list(index)
+        self.row_of = {e: k for k, e in enumerate(self.index)}
+        self.path = path
+
+    @property
+    def num_views(self) -> int:
+        return int(self.video.shape[1])
+
+    @classmethod
+    def build(cls, entries: Sequence[Entry], pcfg: PreprocessConfig, cache_dir: str | os.PathLike, tag: str,
+              num_workers: int = 0, on_error: str = "raise", progress: bool = True) -> "ViewCache":
+        cache_dir = Path(cache_dir)
+        path = cache_dir / f"{tag}-{_cache_key(entries, pcfg)}.pt"
+        if path.is_file():
+            try:
+                d = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+                return cls(d["video"], d["audio"], d["fbank_rows"], d["index"].tolist(), path)
+            except Exception as e:  # a torn or foreign file: rebuild it
+                log.warning("view cache %s unreadable (%s); rebuilding", path, e)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        loader = torch.utils.data.DataLoader(_DecodeAll(list(entries), pcfg), batch_size=None, shuffle=False,
+                                             num_workers=num_workers)
+        rows: dict[int, tuple] = {}
+        bad = []
+        from tqdm import tqdm
+        for i, views, err in tqdm(loader, total=len(entries), desc=f"caching {tag} views", unit="clip",
+                                  disable=not progress, leave=False):
+            if err is not None:
+                if on_error == "raise":
+                    raise ClipError(err)
+                log.warning("skipping clip %s", err)
+                bad.append(err)
+                continue
+            rows[i] = views
+        index = sorted(rows)
+        if not index:
+            raise ClipError(cache_dir, f"no clip of the {tag} set could be decoded", "Check the data root")
+        video = torch.stack([rows[i][0] for i in index])
+        audio = torch.stack([rows[i][1] for i in index])
+        nfb = torch.stack([rows[i][2] for i in index])
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        torch.save({"video": video, "audio": audio, "fbank_rows": nfb, "index": torch.tensor(index)}, tmp)
+        os.replace(tmp, path)
+        return cls(video, audio, nfb, index, path)
+
+
+__all__ = ["ViewCache", "view_plans", "decode_views", "normalise_u8"]
