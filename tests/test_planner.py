@@ -162,4 +162,5 @@ def test_resolved_pipeline_configs_chain_through_tags(demo_env):
     spec = registry.get("demo")
     assert s3.num_classes == spec.num_classes and s3.selection == "test"
     # what runs reads the fold's data, not the symbolic names the identity uses
-    assert "@" not in s3.train.split(":")[0] and key.fold in s3.train and s2.data[0].endswith("|name=demo")
+    assert s3.train == spec.split_source(key.fold, "train") and s3.test == spec.split_source(key.fold, "test")
+    assert s2.data == (spec.split_source(key.fold, "train"),)
