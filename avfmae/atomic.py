@@ -1,9 +1,10 @@
 """Atomic file writes, the one file lock, and removal of temp files left by killed writers.
 
-`atomic_write` (and `atomic_path` for writers that need a file name: ffmpeg, np.savez, safetensors) writes to a
+`atomic_write` (and `atomic_path` for writers that need a file name: np.savez, safetensors, PyAV) writes to a
 temp file `.<name>.<pid>.<rand>.tmp[<suffix>]` beside the target, fsyncs it, `os.replace`s it over the target and
 fsyncs the folder: a reader (or a killed writer's successor) sees the old file or the whole new one, never half.
-While writing, the writer holds an flock on its temp file.
+While writing, the writer holds an flock on its temp file. `temp_for` + `commit` are the two halves for writers
+whose success is known only afterwards (ffmpeg with a fallback).
 
 A writer killed with SIGKILL cannot clean up; `remove_stale(folder)` deletes the temp files of that exact pattern
 whose writer is gone (its pid is not alive here and nobody holds the temp file's lock). Call it where work resumes.
@@ -60,35 +61,51 @@ def _fsync_dir(folder: Path) -> None:
         pass
 
 
+def temp_for(path: str | os.PathLike, keep_suffix: bool = False) -> Path:
+    """A fresh temp name beside `path` in the pattern `remove_stale` knows; finish with `commit(tmp, path)`.
+
+    For writers whose success is known only after they ran (ffmpeg, then a fallback): the caller removes the temp
+    file on failure. Prefer `atomic_write` / `atomic_path`, which also hold the temp file's lock.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _temp_name(path, keep_suffix)
+
+
+def commit(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """fsync the finished temp file `tmp`, rename it over `path`, fsync the folder."""
+    tmp, path = Path(tmp), Path(path)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    return path
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, keep_suffix: bool = False) -> Iterator[Path]:
     """Yield a temp path beside `path`; when the block ends without an error it replaces `path` (fsync'ed).
 
-    For writers that take a file name. `keep_suffix=True` ends the temp name with the target's suffix (`.wav`,
-    `.mp4`, `.npz`) for writers that pick the format from it. On an error the temp file is removed.
+    For writers that take a file name (safetensors, np.savez, PyAV). `keep_suffix=True` ends the temp name with
+    the target's suffix (`.wav`, `.mp4`) for writers that pick the format from it. On an error the temp file is
+    removed and `path` is left as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_name(path, keep_suffix)
+    tmp = temp_for(path, keep_suffix)
     guard = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o644)  # hold the temp file's lock while it is written
     try:
         _try_flock(guard, fcntl.LOCK_EX)
         yield tmp
-        if not tmp.is_file():
-            raise FileNotFoundError(f"{tmp}: the writer of {path} left no file")
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        commit(tmp, path)
     finally:
         os.close(guard)
         try:
             tmp.unlink()
         except FileNotFoundError:
             pass
-    _fsync_dir(path.parent)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], binary: bool = True) -> Path:

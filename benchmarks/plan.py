@@ -60,10 +60,8 @@ def weights_sha(model: str, weights: str | None) -> str:
     ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
     if ident not in cache:
         cache[ident] = sha256_file(path)
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f".{cache_file.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(cache))
-        os.replace(tmp, cache_file)
+        from avfmae.atomic import atomic_write_text
+        atomic_write_text(cache_file, json.dumps(cache))
     return cache[ident]
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from avfmae.atomic import atomic_write
+
 from .datasets import registry
 from .runkey import RunKey
 
@@ -40,10 +42,7 @@ def _features(model, spec, fold: str, split: str, cache: Path, modalities) -> tu
             targets.append(batch["target"].numpy())
             clips += list(batch["clip"])
     out = (clips, np.concatenate(feats), np.concatenate(targets))
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f".{cache.stem}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, clips=np.array(out[0]), features=out[1], targets=out[2])
-    os.replace(tmp, cache)
+    atomic_write(cache, lambda f: np.savez(f, clips=np.array(out[0]), features=out[1], targets=out[2]))
     return out
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence, Union
 
+from avfmae.atomic import atomic_write_text
+
 COLUMNS = ("clip", "video", "audio", "target", "subject")
 Target = Union[int, tuple]
 
@@ -126,10 +128,7 @@ def write_manifest(path: str | os.PathLike, records: Iterable[ClipRecord]) -> Pa
     writer.writerow(COLUMNS)
     for r in records:
         writer.writerow([r.clip, r.video, r.audio or "", r.target_text(), r.subject or ""])
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, buf.getvalue())
 
 
 def resolve(root: str | os.PathLike, relative: str) -> Path:

@@ -36,6 +36,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from avfmae.atomic import atomic_write
 from avfmae.data import audio as A
 from avfmae.data import video as V
 from avfmae.data.errors import ClipError
@@ -302,9 +303,8 @@ class ViewCache:
         video = torch.stack([rows[i][0] for i in index])
         audio = torch.stack([rows[i][1] for i in index])
         nfb = torch.stack([rows[i][2] for i in index])
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        torch.save({"video": video, "audio": audio, "fbank_rows": nfb, "index": torch.tensor(index)}, tmp)
-        os.replace(tmp, path)
+        blob = {"video": video, "audio": audio, "fbank_rows": nfb, "index": torch.tensor(index)}
+        atomic_write(path, lambda f: torch.save(blob, f))
         return cls(video, audio, nfb, index, path)
 
 

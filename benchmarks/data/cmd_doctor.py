@@ -24,13 +24,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from avfmae.atomic import atomic_write_text
 from avfmae.data.manifest import ManifestError, read_manifest, resolve
 from benchmarks.datasets.spec import DATA_ROOT_ENV, SPLITS, data_root
 
@@ -425,9 +425,7 @@ def write_report(rep: dict, path: Path) -> None:
         text = "\n".join(lines) + "\n"
     else:
         text = json.dumps(rep, indent=1, default=str)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def run(args) -> int:
