@@ -39,7 +39,7 @@ import torch
 from avfmae.atomic import atomic_write
 from avfmae.data import audio as A
 from avfmae.data import video as V
-from avfmae.data.errors import ClipError
+from avfmae.data.errors import ClipError, in_manifest
 from avfmae.data.manifest import ClipRecord, ManifestError, read_manifest, resolve
 from avfmae.data.views import PreprocessConfig, make_views, plan_view
 
@@ -127,7 +127,11 @@ def load_entries(sources: Sequence[Source], drop_labels: bool = False) -> list[E
     """Entries of all sources, labels mapped (records whose label maps to -1 are dropped)."""
     out: list[Entry] = []
     for si, src in enumerate(sources):
-        records = read_manifest(src.manifest)
+        # labels are checked against the source's classes (before the map) when the manifest is read
+        raw_classes = len(src.label_map) if src.label_map is not None else (src.num_classes or None)
+        records = read_manifest(src.manifest, num_classes=None if drop_labels or src.regression else raw_classes,
+                                num_targets=len(src.labels) if src.regression and src.labels and not drop_labels
+                                else None)
         kept = 0
         for r in records:
             target = r.target
@@ -135,10 +139,10 @@ def load_entries(sources: Sequence[Source], drop_labels: bool = False) -> list[E
                 target = 0
             elif src.label_map is not None:
                 if isinstance(target, tuple):
-                    raise ManifestError(src.manifest, None, "a label map was given for regression targets",
+                    raise ManifestError(src.manifest, r.line, "a label map was given for regression targets",
                                         "Drop map= from the source")
                 if not 0 <= target < len(src.label_map):
-                    raise ManifestError(src.manifest, None, f"label {target} of clip {r.clip} has no entry in the map "
+                    raise ManifestError(src.manifest, r.line, f"label {target} of clip {r.clip} has no entry in the map "
                                         f"{src.label_map}", "Give one mapped index per original class")
                 target = src.label_map[target]
                 if target < 0:
@@ -243,7 +247,7 @@ class _DecodeAll(torch.utils.data.Dataset):
         try:
             return i, decode_views(self.entries[i], self.pcfg), None
         except (ClipError, ManifestError) as e:
-            return i, None, f"{self.entries[i].record.clip}: {e}"
+            return i, None, str(in_manifest(e, self.entries[i].record))
 
 
 def _cache_key(entries: Sequence[Entry], pcfg: PreprocessConfig) -> str:
@@ -440,11 +444,11 @@ class ClipSet(torch.utils.data.Dataset):
                 return self._train_item(i, seed if seed is not None else i)
             return self._eval_item(i)
         except (ClipError, ManifestError) as exc:
-            if self.on_error == "raise":
-                raise
-            # skip: a neighbour stands in (the batch keeps its size); the log names the clip
             e = self.entries[i]
-            log.warning("skipping clip %s (%s): %s", e.record.clip, e.root / e.record.video, exc)
+            if self.on_error == "raise":
+                raise in_manifest(exc, e.record) from None
+            # skip: a neighbour stands in (the batch keeps its size); the log names the clip and its manifest line
+            log.warning("skipping %s", in_manifest(exc, e.record))
             self.skipped.append(e.record.clip)
             return self[((i + 1) % len(self.entries), seed) if seed is not None else (i + 1) % len(self.entries)]
 

@@ -257,7 +257,8 @@ def diagnose(name: str, root: Path | None = None, folds=None, workers: int = 1, 
                 recs = read_manifest(mpath, num_classes=num_classes, num_targets=num_targets)
             except ManifestError as exc:
                 issues.append({"severity": "error", "fold": fold, "split": split, "manifest": rel_m,
-                               "line": exc.line, "clip": "", "file": str(mpath), "problem": exc.problem})
+                               "line": exc.line, "clip": "", "file": str(mpath),
+                               "problem": f"{exc.problem}. {exc.fix}" if exc.fix else exc.problem})
                 continue
             manifests[(fold, split)] = recs
             lines = _line_numbers(mpath)
