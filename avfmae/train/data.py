@@ -47,6 +47,10 @@ log = logging.getLogger("avfmae.train")
 
 
 # ------------------------------------------------------------------------------------------------------ sources
+class SourceError(ValueError):
+    """A training source string that cannot be used; the message quotes it and says how to write it."""
+
+
 @dataclass(frozen=True)
 class Source:
     text: str
@@ -77,18 +81,22 @@ def parse_source(text: str) -> Source:
     options = {}
     for o in opts:
         if "=" not in o:
-            raise ValueError(f"source option {o!r} in {text!r}: write key=value (name, map, weight, classes)")
+            raise SourceError(f"source option {o!r} in {text!r}: write key=value (name, map, weight, classes)")
         k, v = o.split("=", 1)
         options[k.strip()] = v.strip()
     unknown = set(options) - {"name", "map", "weight", "classes"}
     if unknown:
-        raise ValueError(f"source {text!r}: unknown options {sorted(unknown)} (name, map, weight, classes)")
+        raise SourceError(f"source {text!r}: unknown options {sorted(unknown)} (name, map, weight, classes)")
     spec = None
+    if "\x00" in head:
+        raise SourceError(f"source {text!r}: a NUL character in the path")
     if head.endswith(".tsv") or "@" in head or os.sep in head:
         path, _, root = head.partition("@")
-        manifest = Path(path).expanduser()
+        try:
+            manifest, root_path = Path(path).expanduser(), Path(root).expanduser() if root else None
+        except RuntimeError as e:  # ~user of an unknown user
+            raise SourceError(f"source {text!r}: {e}") from None
         if root:
-            root_path = Path(root).expanduser()
             if not manifest.is_absolute():
                 manifest = root_path / manifest
         else:
@@ -98,17 +106,27 @@ def parse_source(text: str) -> Source:
     else:
         spec, manifest, root_path = _registry_source(head)
         name = spec.name
-    label_map = tuple(int(x) for x in options["map"].split(",")) if "map" in options else None
+    try:
+        label_map = tuple(int(x) for x in options["map"].split(",")) if "map" in options else None
+        weight = float(options.get("weight", 1.0))
+        classes = int(options["classes"]) if "classes" in options else None
+    except ValueError:
+        raise SourceError(f"source {text!r}: map= takes comma-separated class indices (-1 drops a class), "
+                          "weight= a number, classes= an integer") from None
+    if (label_map is not None and not label_map) or not (weight >= 0 and math.isfinite(weight)) \
+            or (classes is not None and classes < 1):
+        raise SourceError(f"source {text!r}: map= needs at least one index, weight= a number >= 0, classes= "
+                          "a count of at least 1")
     if spec is not None and not spec.regression:
         num_classes = spec.num_classes
     else:
         num_classes = 0
     if label_map is not None:
-        num_classes = max(label_map) + 1
-    if "classes" in options:
-        num_classes = int(options["classes"])
+        num_classes = max(max(label_map) + 1, 0)
+    if classes is not None:
+        num_classes = classes
     return Source(text=text, name=options.get("name", name), root=Path(root_path), manifest=Path(manifest),
-                  label_map=label_map, weight=float(options.get("weight", 1.0)), num_classes=num_classes,
+                  label_map=label_map, weight=weight, num_classes=num_classes,
                   regression=bool(spec.regression) if spec is not None else False,
                   dataset=spec.name if spec is not None else None,
                   labels=tuple(spec.labels) if spec is not None else ())
