@@ -9,11 +9,12 @@ by every run that needs the same one; a file lock makes concurrent jobs wait ins
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 from contextlib import contextmanager
 from pathlib import Path
+
+from avfmae.atomic import file_lock
 
 from .datasets import registry
 from .runkey import RunKey
@@ -37,13 +38,8 @@ def split_overrides(opts: dict) -> tuple[dict, dict, dict, dict]:
 
 @contextmanager
 def _locked(folder: Path):
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with file_lock(folder / ".lock"):
+        yield
 
 
 def _signature(obj) -> str:

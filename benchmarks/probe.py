@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avfmae.atomic import atomic_write
+from avfmae.atomic import atomic_write, remove_stale
 
 from .datasets import registry
 from .runkey import RunKey
@@ -57,6 +57,7 @@ def run_probe(key: RunKey, work: Path) -> dict:
     model = zoo.create_model(key.model, weights=opts.get("weights"), num_classes=0, reset_head=True).eval()
     ident = hashlib.sha256(f"{key.model}|{key.weights_sha}|{spec.name}@{key.dataset_revision}".encode()).hexdigest()[:16]
     cache = work.parent.parent / "features" / ident
+    remove_stale(cache)  # a killed probe's half-written feature file
     train = _features(model, spec, key.fold, "train", cache / f"{key.fold}-train.npz", spec.modalities)
     test = _features(model, spec, key.fold, "test", cache / f"{key.fold}-test.npz", spec.modalities)
     if spec.regression:
