@@ -10,9 +10,10 @@ that needs the same one; a file lock makes concurrent jobs wait instead of train
 """
 from __future__ import annotations
 
-import fcntl
 from contextlib import contextmanager
 from pathlib import Path
+
+from avfmae.atomic import file_lock
 
 from .recipe import Resolved
 from .store import ResultStore
@@ -20,13 +21,8 @@ from .store import ResultStore
 
 @contextmanager
 def _locked(folder: Path):
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with file_lock(folder / ".lock"):
+        yield
 
 
 def _stage(stage: str, cfg, tag: str, root: Path) -> str:

@@ -65,7 +65,7 @@ def weights_sha(model: str, weights: str | None) -> str:
     from avfmae import zoo
     from avfmae.zoo.weights import sha256_file, zoo_dir
 
-    from avfmae.atomic import atomic_write
+    from avfmae.atomic import atomic_write_text
 
     name, tag = zoo.split_name(model)
     ref = tag or weights
@@ -83,7 +83,7 @@ def weights_sha(model: str, weights: str | None) -> str:
     ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
     if ident not in cache:
         cache[ident] = sha256_file(path)
-        atomic_write(cache_file, lambda f: f.write(json.dumps(cache)), binary=False)
+        atomic_write_text(cache_file, json.dumps(cache))
     return cache[ident]
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from avfmae.atomic import atomic_write, remove_stale
+
 from .datasets import registry
 from .runkey import RunKey
 
@@ -42,10 +44,7 @@ def _features(model, spec, fold: str, split: str, cache: Path, modalities) -> tu
             targets.append(batch["target"].numpy()[keep])
             clips += [batch["clip"][j] for j in keep]
     out = (clips, np.concatenate(feats), np.concatenate(targets))
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f".{cache.stem}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, clips=np.array(out[0]), features=out[1], targets=out[2])
-    os.replace(tmp, cache)
+    atomic_write(cache, lambda f: np.savez(f, clips=np.array(out[0]), features=out[1], targets=out[2]))
     return out
 
 
@@ -60,6 +59,7 @@ def run_probe(key: RunKey, resolved, work: Path) -> dict:
     model = zoo.create_model(key.model, weights=key.recipe.weights or None, num_classes=0, reset_head=True).eval()
     ident = hashlib.sha256(f"{key.model}|{key.weights_sha}|{spec.name}@{key.dataset_revision}".encode()).hexdigest()[:16]
     cache = work.parent.parent / "features" / ident
+    remove_stale(cache)  # a killed probe's half-written feature file
     train = _features(model, spec, key.fold, "train", cache / f"{key.fold}-train.npz", spec.modalities)
     test = _features(model, spec, key.fold, "test", cache / f"{key.fold}-test.npz", spec.modalities)
     if spec.regression:

@@ -110,6 +110,16 @@ def test_doctor_reports_a_manifest_that_does_not_parse(tiny, capsys):
     assert rc == 1 and "splits/fold2/test.tsv:3" in out and "unknown label 7" in out
 
 
+def test_doctor_reports_a_non_utf8_manifest_without_a_traceback(tiny, capsys):
+    data_root, root = tiny
+    m = root / "splits/fold2/test.tsv"
+    m.write_bytes(m.read_bytes().replace(b"c4\tfaces/c4", b"c\xe94\tfaces/c4"))   # latin-1 e-acute, line 3
+    rc = data_main(["doctor", "doctor-tiny", "--root", str(data_root), "--folds", "fold2"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "splits/fold2/test.tsv:3" in out and "not UTF-8" in out and "Re-save" in out
+    assert "Traceback" not in out
+
+
 def test_doctor_unknown_or_unprepared(tmp_path, capsys):
     assert data_main(["doctor", "no-such-dataset"]) == 2
     register(SPEC, overwrite=True)

@@ -91,10 +91,11 @@ def test_resume_rewrites_only_missing_clip(tmp_path):
     before = {n: (p.stat().st_mtime_ns, p.read_bytes()) for n, p in _files(root).items() if "/clips/" in f"/{n}"}
     victim = "clips/s02/s02-happy-01.mp4"
     (root / victim).unlink()
-    (root / "clips/s02/.s02-sad-01.tmp-999.mp4").write_bytes(b"half a file from a killed run")
+    # a killed writer's temp file (avfmae.atomic naming; pid 999999999 is above pid_max, never alive)
+    (root / "clips/s02/.s02-sad-01.mp4.999999999.0123abcd.tmp.mp4").write_bytes(b"half a file from a killed run")
     _make(root)
     after = _files(root)
-    assert not any(".tmp-" in n for n in after)
+    assert not any(".tmp" in n for n in after)
     for name, (mtime, data) in before.items():
         assert after[name].read_bytes() == data, name
         if not name.startswith("clips/s02/s02-happy-01."):

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence, Union
+
+from avfmae.atomic import atomic_write_text
 
 COLUMNS = ("clip", "video", "audio", "target", "subject")
 Target = Union[int, tuple]
@@ -32,7 +35,10 @@ class ManifestError(ValueError):
     def __init__(self, path: str | os.PathLike, line: int | None, problem: str, fix: str):
         where = f"{path}:{line}" if line is not None else str(path)
         super().__init__(f"{where}: {problem}. {fix}")
-        self.path, self.line, self.problem = str(path), line, problem
+        self.path, self.line, self.problem, self.fix = str(path), line, problem, fix
+
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (self.path, self.line, self.problem, self.fix))
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,15 @@ class ClipRecord:
     audio: str | None
     target: Target
     subject: str | None = None
+    manifest: str | None = field(default=None, compare=False)   # where the record was read (for messages)
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def where(self) -> str:
+        """`manifest:line` of the record, or '' when it was not read from a file."""
+        if self.manifest is None:
+            return ""
+        return f"{self.manifest}:{self.line}" if self.line is not None else self.manifest
 
     @property
     def is_regression(self) -> bool:
@@ -56,8 +71,42 @@ class ClipRecord:
 def _parse_target(text: str) -> Target:
     text = text.strip()
     if "," in text or "." in text or "e" in text.lower():
-        return tuple(float(v) for v in text.split(","))
+        values = tuple(float(v) for v in text.split(","))
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("not finite")
+        return values
     return int(text)
+
+
+def check_target(record: ClipRecord, num_classes: int | None = None, num_targets: int | None = None) -> None:
+    """A record's target against the class count (0..num_classes-1) or the regression target count; raises
+    ManifestError naming the record's manifest and line."""
+    target = record.target
+    where = (record.manifest or "<records>", record.line)
+    if isinstance(target, int) and num_classes is not None and not 0 <= target < num_classes:
+        raise ManifestError(*where, f"unknown label {target} of clip {record.clip!r}: valid labels are "
+                            f"0..{num_classes - 1} (the dataset has {num_classes} classes)",
+                            "Fix the label, or check that the manifest belongs to this dataset")
+    if isinstance(target, tuple) and num_targets is not None and len(target) != num_targets:
+        raise ManifestError(*where, f"{len(target)} regression targets for clip {record.clip!r}, expected "
+                            f"{num_targets}", "Fix the targets of this clip")
+    if num_targets is not None and not isinstance(target, tuple):
+        raise ManifestError(*where, f"target {target!r} of clip {record.clip!r} is a class label, but the dataset "
+                            f"has {num_targets} regression targets", "Write the targets as comma-separated floats")
+    if num_classes is not None and isinstance(target, tuple):
+        raise ManifestError(*where, f"target {record.target_text()} of clip {record.clip!r} is regression values, "
+                            f"but the dataset has {num_classes} classes", "Write the class index (an integer)")
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        start = data.rfind(b"\n", 0, e.start) + 1
+        raise ManifestError(path, data.count(b"\n", 0, e.start) + 1,
+                            f"byte 0x{data[e.start]:02x} at column {e.start - start + 1} is not UTF-8",
+                            "Re-save the manifest as UTF-8 (e.g. `iconv -f latin1 -t utf-8 OLD > NEW`) or "
+                            "re-create it with the importer") from None
 
 
 def _check_relative(path: str, manifest: Path, line: int, column: str) -> str:
@@ -77,13 +126,29 @@ def read_manifest(path: str | os.PathLike, num_classes: int | None = None,
     if not path.is_file():
         raise ManifestError(path, None, "manifest file not found",
                             "Run `python -m benchmarks.data prepare NAME --raw DIR` to create it")
-    text = path.read_text(encoding="utf-8")
-    rows = list(csv.reader(io.StringIO(text), delimiter="\t"))
-    if not rows or tuple(c.strip() for c in rows[0]) != COLUMNS:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ManifestError(path, None, f"cannot be read ({e.strerror or e})",
+                            "Check the file's permissions and that it is a regular file") from None
+    text = _decode(path, data)
+    if "\x00" in text:
+        raise ManifestError(path, text.count("\n", 0, text.index("\x00")) + 1, "NUL byte in the file",
+                            "This is not a text manifest; re-create it with the importer")
+    reader = csv.reader(io.StringIO(text), delimiter="\t")
+    rows = []
+    try:
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as e:
+        raise ManifestError(path, reader.line_num + 1, f"unreadable line ({e})",
+                            "Fix or delete this line (fields are tab-separated, at most 128 KiB)") from None
+    if not rows or tuple(c.strip() for c in rows[0][1]) != COLUMNS:
         raise ManifestError(path, 1, f"header must be {' '.join(COLUMNS)} (tab-separated)",
                             "Re-create the manifest with the importer")
     records, seen = [], {}
-    for lineno, row in enumerate(rows[1:], start=2):
+    kind = None  # (line, kind of the first target): every line must agree
+    for lineno, row in rows[1:]:
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != len(COLUMNS):
@@ -101,19 +166,23 @@ def read_manifest(path: str | os.PathLike, num_classes: int | None = None,
         except ValueError:
             raise ManifestError(path, lineno, f"target {target_text!r} is neither an integer class nor floats",
                                 "Fix the label of this clip") from None
-        if isinstance(target, int) and num_classes is not None and not 0 <= target < num_classes:
-            raise ManifestError(path, lineno, f"unknown label {target} (the dataset has {num_classes} classes)",
-                                "Fix the label, or check that the manifest belongs to this dataset")
-        if isinstance(target, tuple) and num_targets is not None and len(target) != num_targets:
-            raise ManifestError(path, lineno, f"{len(target)} regression targets, expected {num_targets}",
-                                "Fix the targets of this clip")
-        records.append(ClipRecord(
+        record = ClipRecord(
             clip=clip,
             video=_check_relative(video, path, lineno, "video"),
             audio=_check_relative(audio, path, lineno, "audio") if audio else None,
             target=target,
             subject=subject or None,
-        ))
+            manifest=str(path),
+            line=lineno,
+        )
+        check_target(record, num_classes, num_targets)
+        this = "class" if isinstance(target, int) else f"{len(target)} regression targets"
+        if kind is None:
+            kind = (lineno, this)
+        elif this != kind[1]:
+            raise ManifestError(path, lineno, f"target {target_text!r} ({this}) does not match line {kind[0]} "
+                                f"({kind[1]})", "Every clip of a manifest has the same kind of target")
+        records.append(record)
     return records
 
 
@@ -126,10 +195,7 @@ def write_manifest(path: str | os.PathLike, records: Iterable[ClipRecord]) -> Pa
     writer.writerow(COLUMNS)
     for r in records:
         writer.writerow([r.clip, r.video, r.audio or "", r.target_text(), r.subject or ""])
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, buf.getvalue())
 
 
 def resolve(root: str | os.PathLike, relative: str) -> Path:

@@ -18,7 +18,7 @@ import torch
 
 from avfmae.data import audio as A
 from avfmae.data import video as V
-from avfmae.data.errors import ClipError
+from avfmae.data.errors import ClipError, in_manifest
 from avfmae.data.manifest import ManifestError, resolve
 from avfmae.data.views import PreprocessConfig, plan_view
 
@@ -149,11 +149,11 @@ class ClipSet(torch.utils.data.Dataset):
                 return self._train_item(i, seed if seed is not None else i)
             return self._eval_item(i)
         except (ClipError, ManifestError) as exc:
-            if self.on_error == "raise":
-                raise
-            # skip: a neighbour stands in (the batch keeps its size); the log names the clip
             e = self.entries[i]
-            log.warning("skipping clip %s (%s): %s", e.record.clip, e.root / e.record.video, exc)
+            if self.on_error == "raise":
+                raise in_manifest(exc, e.record) from None
+            # skip: a neighbour stands in (the batch keeps its size); the log names the clip and its manifest line
+            log.warning("skipping %s", in_manifest(exc, e.record))
             self.skipped.append(e.record.clip)
             return self[((i + 1) % len(self.entries), seed) if seed is not None else (i + 1) % len(self.entries)]
 

@@ -13,7 +13,7 @@ import torch
 from avfmae import zoo
 
 from avfmae import metrics
-from avfmae.atomic import atomic_write
+from avfmae.atomic import atomic_write, atomic_write_text, remove_stale
 
 from .clips import ClipSet, TrainAug
 from .inputs import blank_modalities, preprocess_config, silent_fbank_value
@@ -55,7 +55,11 @@ def setup(cfg, work_dir: str | os.PathLike) -> Context:
     work.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else work / "cache"
     if info.is_main:
-        (work / "config.json").write_text(json.dumps({"stage": cfg.stage, **cfg.to_dict()}, indent=1, default=list))
+        for folder in (work, cache_dir):  # temp files of a killed run's writers (checkpoints can be GBs)
+            for p in remove_stale(folder):
+                log.info("removed %s, left by a killed writer", p)
+        atomic_write_text(work / "config.json", json.dumps({"stage": cfg.stage, **cfg.to_dict()}, indent=1,
+                                                          default=list))
     layout = Layout(cfg.batch_size, cfg.accum_steps, info.world_size, info.rank)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % (2 ** 32))

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import save_file
 
 from avfmae import zoo
+from avfmae.atomic import atomic_path
 from avfmae.zoo.spec import arch_hash
 from avfmae.zoo.weights import WeightsRecord, now_iso, register_weights, sha256_file, zoo_dir
 
@@ -69,9 +70,8 @@ def export_weights(model: torch.nn.Module, model_name: str, tag: str, kind: str,
     folder = Path(out_dir) if out_dir is not None else zoo_dir() / model_name
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{tag}.safetensors"
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    save_file(state, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
     try:
         rel = str(path.resolve().relative_to(zoo_dir().resolve()))
     except ValueError:

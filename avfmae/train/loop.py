@@ -36,6 +36,8 @@ from typing import Callable, Iterator
 
 import torch
 
+from ..atomic import atomic_write
+
 from . import checkpoint as ckpt
 from .sampling import shard_seed
 from .distributed import DistInfo, all_reduce_sum, barrier
@@ -91,12 +93,11 @@ class CsvLog:
             path.unlink()
 
     def _rewrite(self, rows):
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with open(tmp, "w", newline="") as f:
+        def write(f):
             w = csv.DictWriter(f, fieldnames=self.fields)
             w.writeheader()
             w.writerows(rows)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, write, binary=False)
 
     def write(self, row: dict) -> None:
         if self.fields is None:

@@ -6,6 +6,7 @@ the benchmark suite writes the source strings of its datasets (DatasetSpec.split
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,10 @@ import numpy as np
 from avfmae.data.manifest import ClipRecord, ManifestError, read_manifest
 
 SOURCE_OPTIONS = ("name", "map", "weight", "classes", "regression")
+
+
+class SourceError(ValueError):
+    """A training source string that cannot be used; the message quotes it and says how to write it."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ def _flag(text: str, key: str, value: str) -> bool:
         return True
     if value.lower() in ("0", "false", "no"):
         return False
-    raise ValueError(f"source {text!r}: {key}={value!r} is not a flag (write {key}=1 or {key}=0)")
+    raise SourceError(f"source {text!r}: {key}={value!r} is not a flag (write {key}=1 or {key}=0)")
 
 
 def parse_source(text: str) -> Source:
@@ -52,38 +57,51 @@ def parse_source(text: str) -> Source:
     options = {}
     for o in opts:
         if "=" not in o:
-            raise ValueError(f"source option {o!r} in {text!r}: write key=value ({', '.join(SOURCE_OPTIONS)})")
+            raise SourceError(f"source option {o!r} in {text!r}: write key=value ({', '.join(SOURCE_OPTIONS)})")
         k, v = o.split("=", 1)
         options[k.strip()] = v.strip()
     unknown = set(options) - set(SOURCE_OPTIONS)
     if unknown:
-        raise ValueError(f"source {text!r}: unknown options {sorted(unknown)} ({', '.join(SOURCE_OPTIONS)})")
+        raise SourceError(f"source {text!r}: unknown options {sorted(unknown)} ({', '.join(SOURCE_OPTIONS)})")
     if not head:
-        raise ValueError(f"source {text!r}: no manifest path before the options")
+        raise SourceError(f"source {text!r}: no manifest path before the options")
+    if "\x00" in head:
+        raise SourceError(f"source {text!r}: a NUL character in the path")
     if not (head.endswith(".tsv") or "@" in head or os.sep in head):
-        raise ValueError(
+        raise SourceError(
             f"source {text!r}: give a split manifest, path/to/split.tsv[@ROOT] (e.g. "
             f"~/avf-data/demo/splits/fold1/train.tsv). Dataset names such as demo:fold1:train are resolved by the "
             f"benchmark suite (python -m benchmarks.run), not by avfmae.train")
     path, _, root = head.partition("@")
-    manifest = Path(path).expanduser()
+    try:
+        manifest, root_path = Path(path).expanduser(), Path(root).expanduser() if root else None
+    except RuntimeError as e:  # ~user of an unknown user
+        raise SourceError(f"source {text!r}: {e}") from None
     if root:
-        root_path = Path(root).expanduser()
         if not manifest.is_absolute():
             manifest = root_path / manifest
     else:
         parent = manifest.resolve().parent
         root_path = parent.parent.parent if parent.parent.name == "splits" else parent
-    label_map = tuple(int(x) for x in options["map"].split(",")) if "map" in options else None
-    num_classes = max(label_map) + 1 if label_map is not None else 0
-    if "classes" in options:
-        num_classes = int(options["classes"])
+    try:
+        label_map = tuple(int(x) for x in options["map"].split(",")) if "map" in options else None
+        weight = float(options.get("weight", 1.0))
+        classes = int(options["classes"]) if "classes" in options else None
+    except ValueError:
+        raise SourceError(f"source {text!r}: map= takes comma-separated class indices (-1 drops a class), "
+                          "weight= a number, classes= an integer") from None
+    if (label_map is not None and not label_map) or not (weight >= 0 and math.isfinite(weight)) \
+            or (classes is not None and classes < 1):
+        raise SourceError(f"source {text!r}: map= needs at least one index, weight= a number >= 0, classes= "
+                          "a count of at least 1")
+    num_classes = max(max(label_map) + 1, 0) if label_map is not None else 0
+    if classes is not None:
+        num_classes = classes
     regression = _flag(text, "regression", options["regression"]) if "regression" in options else False
-    if regression and (label_map is not None or "classes" in options):
-        raise ValueError(f"source {text!r}: regression=1 does not go with map= or classes=")
+    if regression and (label_map is not None or classes is not None):
+        raise SourceError(f"source {text!r}: regression=1 does not go with map= or classes=")
     return Source(text=text, name=options.get("name", manifest.stem), root=Path(root_path), manifest=Path(manifest),
-                  label_map=label_map, weight=float(options.get("weight", 1.0)), num_classes=num_classes,
-                  regression=regression)
+                  label_map=label_map, weight=weight, num_classes=num_classes, regression=regression)
 
 
 @dataclass(frozen=True)
@@ -99,7 +117,9 @@ def load_entries(sources: Sequence[Source], drop_labels: bool = False) -> list[E
     """Entries of all sources, labels mapped (records whose label maps to -1 are dropped)."""
     out: list[Entry] = []
     for si, src in enumerate(sources):
-        records = read_manifest(src.manifest)
+        # labels are checked against the source's classes (before the map) when the manifest is read
+        raw_classes = len(src.label_map) if src.label_map is not None else (src.num_classes or None)
+        records = read_manifest(src.manifest, num_classes=None if drop_labels or src.regression else raw_classes)
         kept = 0
         for r in records:
             target = r.target
@@ -107,10 +127,10 @@ def load_entries(sources: Sequence[Source], drop_labels: bool = False) -> list[E
                 target = 0
             elif src.label_map is not None:
                 if isinstance(target, tuple):
-                    raise ManifestError(src.manifest, None, "a label map was given for regression targets",
+                    raise ManifestError(src.manifest, r.line, "a label map was given for regression targets",
                                         "Drop map= from the source")
                 if not 0 <= target < len(src.label_map):
-                    raise ManifestError(src.manifest, None, f"label {target} of clip {r.clip} has no entry in the map "
+                    raise ManifestError(src.manifest, r.line, f"label {target} of clip {r.clip} has no entry in the map "
                                         f"{src.label_map}", "Give one mapped index per original class")
                 target = src.label_map[target]
                 if target < 0:

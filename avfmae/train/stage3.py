@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from avfmae import metrics, zoo
+from avfmae.data.manifest import ManifestError
 from avfmae.data.mixup import AVMixup, soft_target_cross_entropy
 
 from . import checkpoint as ckpt
@@ -93,6 +94,30 @@ def classification_step(ctx: Context, mixup: AVMixup | None, num_classes: int, s
     return step_fn
 
 
+def check_init_weights(model: str, weights) -> None:
+    """Resolve the starting weights and check their file's container (seconds) before any long work."""
+    if weights:
+        path, _ = zoo.resolve_weights(model, weights)
+        zoo.checkpoint.check_file(path)
+
+
+def check_targets(entries, num_outputs: int, regression: bool) -> None:
+    """Every (mapped) target fits the head: a class in 0..num_outputs-1, or num_outputs regression values.
+    Raises ManifestError naming the clip's manifest and line."""
+    for e in entries:
+        r = e.record
+        if regression:
+            ok = isinstance(e.target, tuple) and len(e.target) == num_outputs
+            want = f"{num_outputs} regression targets"
+        else:
+            ok = isinstance(e.target, int) and 0 <= e.target < num_outputs
+            want = f"a class label in 0..{num_outputs - 1} (the head has {num_outputs} classes)"
+        if not ok:
+            raise ManifestError(r.manifest or "<records>", r.line, f"target {e.target!r} of clip {r.clip!r} is not "
+                                f"{want}", "Fix the label, or set the class count (num_classes / classes=N) to "
+                                "match the dataset")
+
+
 def run_stage3(cfg, work_dir) -> dict:
     """Fine-tune, select, test. Returns a dict (also written to <work_dir>/result.json):
 
@@ -106,9 +131,10 @@ def run_stage3(cfg, work_dir) -> dict:
     config, steps, wall_s
     """
     t0 = time.perf_counter()
-    ctx = setup(cfg, work_dir)
     if not cfg.train or not cfg.test:
         raise ValueError("stage 3 needs train=... and test=... (split manifest paths: path/to/split.tsv[@ROOT])")
+    check_init_weights(cfg.model, cfg.init)  # a bad file fails now, not after the view caching
+    ctx = setup(cfg, work_dir)
     regression = cfg.task == "regression"
     train_src, test_src = parse_source(cfg.train), parse_source(cfg.test)
     for src in (train_src, test_src):
@@ -123,6 +149,7 @@ def run_stage3(cfg, work_dir) -> dict:
         num_outputs = len(train_entries[0].target)
     else:
         num_outputs = cfg.num_classes or train_src.num_classes or infer_num_classes(train_entries + test_entries)
+    check_targets([*train_entries, *test_entries, *(val_entries or [])], num_outputs, regression)
     activation = _ACT[cfg.head_activation]
 
     cache = build_cache(ctx, train_entries, "train", "s3-train")

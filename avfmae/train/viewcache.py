@@ -19,7 +19,8 @@ from typing import Sequence
 import torch
 
 from avfmae.data import video as V
-from avfmae.data.errors import ClipError
+from avfmae.atomic import atomic_write
+from avfmae.data.errors import ClipError, in_manifest
 from avfmae.data.manifest import ManifestError, resolve
 from avfmae.data.views import PreprocessConfig, make_views
 
@@ -75,7 +76,7 @@ class _DecodeAll(torch.utils.data.Dataset):
         try:
             return i, decode_views(self.entries[i], self.pcfg), None
         except (ClipError, ManifestError) as e:
-            return i, None, f"{self.entries[i].record.clip}: {e}"
+            return i, None, str(in_manifest(e, self.entries[i].record))
 
 
 def _cache_key(entries: Sequence[Entry], pcfg: PreprocessConfig) -> str:
@@ -135,9 +136,8 @@ class ViewCache:
         video = torch.stack([rows[i][0] for i in index])
         audio = torch.stack([rows[i][1] for i in index])
         nfb = torch.stack([rows[i][2] for i in index])
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        torch.save({"video": video, "audio": audio, "fbank_rows": nfb, "index": torch.tensor(index)}, tmp)
-        os.replace(tmp, path)
+        blob = {"video": video, "audio": audio, "fbank_rows": nfb, "index": torch.tensor(index)}
+        atomic_write(path, lambda f: torch.save(blob, f))
         return cls(video, audio, nfb, index, path)
 
 

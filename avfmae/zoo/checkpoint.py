@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -28,15 +29,55 @@ class CheckpointError(ValueError):
     pass
 
 
+_FIX = "Re-download it, or re-export / re-register the weights (a copy cut short by a full disk or a kill?)"
+
+
+def check_file(path: str | os.PathLike) -> Path:
+    """Fast sanity check of a checkpoint file before any long work: it exists and its container is whole.
+
+    .safetensors: the header parses and the data section has the size the header promises. .pth/.pt/.bin in
+    torch's zip format: the zip directory at the file's end is there. Raises CheckpointError naming the path.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    if path.suffix == ".safetensors":
+        _safetensors_meta(path)
+        return path
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head[:2] == b"PK":
+            with zipfile.ZipFile(path) as z:
+                z.infolist()
+        elif not head:
+            raise CheckpointError(f"{path}: empty checkpoint file. {_FIX}")
+    except (OSError, zipfile.BadZipFile) as e:
+        raise CheckpointError(f"{path}: not a readable torch checkpoint (truncated or corrupt: {e}). {_FIX}") from None
+    return path
+
+
+def _safetensors_meta(path: Path) -> dict:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as e:  # safetensors raises its own SafetensorError (not a subclass of anything of ours)
+        raise CheckpointError(f"{path}: not a readable safetensors file (truncated or corrupt: "
+                              f"{type(e).__name__}: {e}). {_FIX}") from None
+
+
 def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(state dict, metadata) from a .safetensors or a .pth/.pt/.bin file, unwrapping `model`/`module`."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     if path.suffix == ".safetensors":
-        with safe_open(str(path), framework="pt") as f:
-            meta = dict(f.metadata() or {})
-        return load_file(str(path)), meta
+        meta = _safetensors_meta(path)
+        try:
+            return load_file(str(path)), meta
+        except Exception as e:
+            raise CheckpointError(f"{path}: not a readable safetensors file ({type(e).__name__}: {e}). "
+                                  f"{_FIX}") from None
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -44,8 +85,8 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         raise CheckpointError(
             f"{path}: refused to unpickle it (it holds objects other than tensors and plain containers): {e}. "
             "Load it once in a trusted environment and save `model.state_dict()` as safetensors.") from None
-    except (RuntimeError, EOFError) as e:
-        raise CheckpointError(f"{path}: not a readable torch checkpoint (truncated or corrupt?): {e}") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable torch checkpoint (truncated or corrupt?): {e}. {_FIX}") from None
     if isinstance(obj, dict):
         for key in WRAPPER_KEYS:
             if key in obj and isinstance(obj[key], dict):

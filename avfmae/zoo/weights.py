@@ -17,6 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from avfmae.atomic import atomic_write_text, file_lock
+
 OFFICIAL_HF_REPO = "Conna/AVF-MAE"
 
 
@@ -64,14 +66,15 @@ def load_tags() -> dict[str, WeightsRecord]:
 
 
 def register_weights(record: WeightsRecord) -> WeightsRecord:
-    """Add or replace `<model>.<tag>` in the local registry (atomic rewrite)."""
-    tags = load_tags()
-    tags[f"{record.model}.{record.tag}"] = record
+    """Add or replace `<model>.<tag>` in the local registry.
+
+    The read-modify-write runs under the registry's lock (parallel jobs register tags) and the rewrite is atomic.
+    """
     f = _tags_file()
-    f.parent.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_name(f".{f.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({k: asdict(v) for k, v in sorted(tags.items())}, indent=1))
-    os.replace(tmp, f)
+    with file_lock(f.with_name(f".{f.name}.lock")):
+        tags = load_tags()
+        tags[f"{record.model}.{record.tag}"] = record
+        atomic_write_text(f, json.dumps({k: asdict(v) for k, v in sorted(tags.items())}, indent=1))
     return record
 
 

@@ -24,13 +24,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from avfmae.atomic import atomic_write_text
 from avfmae.data.manifest import ManifestError, read_manifest, resolve
 from benchmarks.datasets.spec import DATA_ROOT_ENV, SPLITS, data_root
 
@@ -257,7 +257,8 @@ def diagnose(name: str, root: Path | None = None, folds=None, workers: int = 1, 
                 recs = read_manifest(mpath, num_classes=num_classes, num_targets=num_targets)
             except ManifestError as exc:
                 issues.append({"severity": "error", "fold": fold, "split": split, "manifest": rel_m,
-                               "line": exc.line, "clip": "", "file": str(mpath), "problem": exc.problem})
+                               "line": exc.line, "clip": "", "file": str(mpath),
+                               "problem": f"{exc.problem}. {exc.fix}" if exc.fix else exc.problem})
                 continue
             manifests[(fold, split)] = recs
             lines = _line_numbers(mpath)
@@ -425,9 +426,7 @@ def write_report(rep: dict, path: Path) -> None:
         text = "\n".join(lines) + "\n"
     else:
         text = json.dumps(rep, indent=1, default=str)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def run(args) -> int:

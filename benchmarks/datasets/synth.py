@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avfmae.atomic import atomic_write_text, commit, remove_stale, temp_for
 from avfmae.data.manifest import ClipRecord, write_manifest
 from benchmarks.datasets.sets.demo import FOLDS, LABELS, MARKER, SPEC  # noqa: F401 (re-exported)
 
@@ -133,14 +134,14 @@ def render(params: SynthParams, s: int, label: int, k: int) -> tuple[np.ndarray,
 
 
 def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    return temp_for(path, keep_suffix=True)
 
 
 def write_wav(path: Path, pcm: np.ndarray) -> None:
     import soundfile as sf
     tmp = _tmp(path)
     sf.write(str(tmp), pcm, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
+    commit(tmp, path)
 
 
 def _video_codec() -> str:
@@ -180,7 +181,7 @@ def write_mp4(path: Path, frames: np.ndarray, pcm: np.ndarray) -> None:
             frame.sample_rate, frame.pts = SAMPLE_RATE, start
             box.mux(aus.encode(frame))
         box.mux(aus.encode(None))
-    os.replace(tmp, path)
+    commit(tmp, path)
 
 
 def make_clip(job: tuple[str, dict, int, int, int]) -> tuple[str, bool]:
@@ -200,9 +201,7 @@ def make_clip(job: tuple[str, dict, int, int, int]) -> tuple[str, bool]:
 # ---------------------------------------------------------------------------------------------- the set
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def _marker(params: SynthParams, complete: bool) -> dict:
@@ -245,8 +244,8 @@ def _check_folder(out: Path, params: SynthParams, force: bool) -> None:
 
 def _clean_temps(out: Path) -> None:
     """Remove temp files that a killed run left behind (only names this module makes)."""
-    for tmp in [*(out / "clips").glob("*/.*.tmp-*"), *out.glob(".synth.tmp-*")]:
-        tmp.unlink(missing_ok=True)
+    for folder in [out, *(out / "clips").glob("*/")]:
+        remove_stale(folder)
 
 
 def generate(out_dir: Path | str | None = None, *, seed: int = 0, subjects: int = 24, clips_per_class: int = 3,

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from avfmae.atomic import commit, temp_for
+
 SAMPLE_RATE = 16000
 BACKENDS = ("auto", "ffmpeg", "pyav", "none")
 
@@ -99,7 +101,7 @@ def extract_wav(src: str | os.PathLike, dst: str | os.PathLike, backend: str = "
     if has_audio_stream(src) is False:
         return AudioResult("no-audio", message="the file has no audio track")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}.wav")
+    tmp = temp_for(dst, keep_suffix=True)
     errors = []
     try:
         exe = ffmpeg_path()
@@ -109,7 +111,7 @@ def extract_wav(src: str | os.PathLike, dst: str | os.PathLike, backend: str = "
             else:
                 err = _via_ffmpeg(src, tmp, exe)
                 if err is None:
-                    os.replace(tmp, dst)
+                    commit(tmp, dst)
                     return AudioResult("ok", "ffmpeg", _wav_seconds(dst))
                 if "does not contain any stream" in err or "matches no streams" in err:
                     return AudioResult("no-audio", message="the file has no audio track")
@@ -117,7 +119,7 @@ def extract_wav(src: str | os.PathLike, dst: str | os.PathLike, backend: str = "
         if backend in ("auto", "pyav"):
             err = _via_pyav(src, tmp)
             if err is None:
-                os.replace(tmp, dst)
+                commit(tmp, dst)
                 return AudioResult("ok", "pyav", _wav_seconds(dst))
             errors.append(f"decord/PyAV: {err}")
         fix = "" if exe else "; install the ffmpeg command line (apt-get install ffmpeg), which decodes it"

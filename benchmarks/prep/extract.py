@@ -52,6 +52,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from avfmae.atomic import atomic_write_text, remove_stale
+
 from .audio import BACKENDS, extract_wav
 from .crop import crop_face
 from .detect import DETECTORS, HaarFaceDetector
@@ -123,10 +125,7 @@ def output_paths(out: str | os.PathLike, rel: str) -> dict:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def _clear_leftovers(paths: dict) -> None:
@@ -138,9 +137,7 @@ def _clear_leftovers(paths: dict) -> None:
     if faces.exists():
         shutil.rmtree(faces, ignore_errors=True)
     wav = paths["wav"]
-    if wav.parent.is_dir():
-        for p in wav.parent.glob(f".{wav.name}.tmp-*"):
-            p.unlink(missing_ok=True)
+    remove_stale(wav.parent)  # temp wavs of a killed run (avfmae.atomic names)
 
 
 # -------------------------------------------------------------------------------------------------- decode
@@ -441,9 +438,7 @@ def write_report(out: str | os.PathLike, records: Sequence[dict], max_missing: f
     for r in data["records"]:
         lines.append("\t".join("" if r.get(c) is None else str(r.get(c)).replace("\t", " ").replace("\n", " ")
                                for c in REPORT_COLUMNS))
-    tmp = tsv_path.with_name(f".{tsv_path.name}.tmp-{os.getpid()}")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, tsv_path)
+    atomic_write_text(tsv_path, "\n".join(lines) + "\n")
     return json_path, tsv_path
 
 

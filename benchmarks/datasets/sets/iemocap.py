@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from avfmae.atomic import commit, temp_for
 from avfmae.data.manifest import ClipRecord
 
 from ..importers._base import DatasetLayoutError, Plan, folds_by_test_key
@@ -67,7 +68,7 @@ def speaker_half(utt: str) -> str:
 def cut_clip(src: Path, dest: Path, start: float, end: float, half: str) -> None:
     """Write `dest` (mp4, video only): `src` from start to end seconds, cropped to its left or right half."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.stem}.tmp{dest.suffix}")
+    tmp = temp_for(dest, keep_suffix=True)
     x = "0" if half == "left" else "iw/2"
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg:
@@ -77,7 +78,7 @@ def cut_clip(src: Path, dest: Path, start: float, end: float, half: str) -> None
         subprocess.run(cmd, check=True)
     else:
         _cut_with_pyav(src, tmp, start, end, half)
-    tmp.replace(dest)
+    commit(tmp, dest)
 
 
 def _cut_with_pyav(src: Path, dest: Path, start: float, end: float, half: str) -> None:
