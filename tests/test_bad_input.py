@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 import zoo
 from avfmae.data.errors import ClipError
 from avfmae.data.manifest import ManifestError, read_manifest
-from avfmae.train.testing import tiny_demo, tiny_stage3
+from train_fixtures import tiny_demo, tiny_stage3
 
 HEADER = "clip\tvideo\taudio\ttarget\tsubject\n"
 
@@ -38,7 +38,7 @@ def _relabel(data: Path, out: Path, line: int, label: str) -> Path:
 
 
 def test_label_outside_the_classes_names_manifest_line_and_range_when_read(data, tmp_path):
-    from avfmae.train.data import load_entries, parse_source
+    from avfmae.train.sources import load_entries, parse_source
     bad = _relabel(data, tmp_path / "train.tsv", 4, "9")
     with pytest.raises(ManifestError) as e:
         load_entries([parse_source(f"{bad}@{data}|classes=6")])
@@ -64,7 +64,7 @@ def test_regression_target_count_is_checked(tmp_path):
     m.write_text(HEADER + "a\tv/a.mp4\t\t0.1,0.2\ts\n")
     with pytest.raises(ManifestError, match=re.escape(f"{m}:2") + ".*expected 3"):
         read_manifest(m, num_targets=3)
-    from avfmae.train.data import load_entries, parse_source
+    from avfmae.train.sources import load_entries, parse_source
     from avfmae.train.stage3 import check_targets
     two = load_entries([parse_source(f"{m}@{tmp_path}")])
     with pytest.raises(ManifestError, match=re.escape(f"{m}:2") + ".*3 regression targets"):
@@ -80,7 +80,10 @@ def test_non_utf8_manifest_names_file_line_and_what_to_do(tmp_path):
 
 
 def test_clip_error_during_a_run_names_clip_file_and_manifest_line(data, tmp_path):
-    from avfmae.train.data import ClipSet, TrainAug, ViewCache, load_entries, parse_source, preprocess_config
+    from avfmae.train.clips import ClipSet, TrainAug
+    from avfmae.train.viewcache import ViewCache
+    from avfmae.train.sources import load_entries, parse_source
+    from avfmae.train.inputs import preprocess_config
     m = tmp_path / "test.tsv"
     lines = (data / "splits/fold1/test.tsv").read_text().splitlines()
     lines[2] = lines[2].replace(".mp4", "-gone.mp4")       # line 3 points to a missing video

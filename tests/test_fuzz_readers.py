@@ -122,7 +122,7 @@ option = st.one_of(st.tuples(st.sampled_from(["name", "map", "weight", "classes"
 def test_training_source_strings(tmp_path, options, at, name):
     """A source string (`manifest.tsv@root|name=..|map=..|weight=..|classes=..`) parses and loads, or says what is
     wrong in a ValueError of ours (ManifestError for the file's content)."""
-    from avfmae.train.data import SourceError, load_entries, parse_source
+    from avfmae.train.sources import SourceError, load_entries, parse_source
     root = tmp_path / "root"
     m = root / "splits" / "f1" / "train.tsv"
     if not m.is_file():

@@ -211,7 +211,7 @@ _VAL_SCRIPT = r"""
 import json
 from pathlib import Path
 from avfmae.data.manifest import ClipRecord
-from avfmae.train.data import Entry, split_by_subject
+from avfmae.train.sources import Entry, split_by_subject
 entries = [Entry(Path("."), ClipRecord(f"c{i}", f"c{i}.mp4", None, i % 2, f"subj{i % 7}"), i % 2) for i in range(21)]
 train, val = split_by_subject(entries, 0.3, seed=5)
 print(json.dumps(sorted({e.record.subject for e in val})))

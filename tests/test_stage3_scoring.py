@@ -33,7 +33,7 @@ def test_is_new_best_keeps_the_best_and_the_earlier_of_ties():
 def tiny_run(tmp_path_factory):
     """A 3-epoch tiny stage-3 run whose per-epoch validation WAR is scripted (40, 70, 70) and whose optimizer is
     kept: the selected epoch must be 2 (the best; of the tie 2/3 the earlier)."""
-    from avfmae.train.testing import tiny_demo, tiny_stage3
+    from train_fixtures import tiny_demo, tiny_stage3
 
     data = tiny_demo()
     work = tmp_path_factory.mktemp("s3-select")
@@ -140,7 +140,7 @@ def test_predict_averages_softmax_over_all_four_views(monkeypatch):
 def test_the_model_contract_asks_for_2x2_views_in_segment_major_order():
     import zoo
     from avfmae.data.views import plan_test_views
-    from avfmae.train.data import preprocess_config
+    from avfmae.train.inputs import preprocess_config
 
     pcfg = preprocess_config(zoo.get_spec("avfmae-micro"))
     assert (pcfg.num_segments, pcfg.num_crops) == (2, 2)
