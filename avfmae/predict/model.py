@@ -90,9 +90,9 @@ def _names(labels: Sequence[str] | None, n: int, regression: bool, source: str) 
 
 def load_model(name: str, weights: str | None = None, labels: Sequence[str] | None = None,
                num_classes: int | None = None, regression: bool | None = None, seed: int = 0,
-               device: str = "cpu") -> LoadedModel:
+               device: str = "cpu", allow_no_head: bool = False) -> LoadedModel:
     """Build zoo model `name` (or `name.tag`) with `weights` (a tag or a file; None: the tag in the name, else a
-    seeded random init), in eval mode on `device`."""
+    seeded random init), in eval mode on `device`. `allow_no_head`: accept a backbone (embeddings only)."""
     import zoo  # lazy; becomes avfmae.zoo once the zoo moves under avfmae
 
     from avfmae.train.data import preprocess_config, silent_fbank_value
@@ -112,7 +112,7 @@ def load_model(name: str, weights: str | None = None, labels: Sequence[str] | No
     model = zoo.create_model(model_name, num_classes=num_classes, weights=str(path) if path else None)
     model.eval().to(device)
     n_out = model.head.out_features if isinstance(model.head, torch.nn.Linear) else 0
-    if n_out == 0:
+    if n_out == 0 and not allow_no_head:
         raise ValueError(f"{name}: the weights have no classification head (a backbone); use python -m "
                          "avfmae.extract for embeddings, or fine-tune a head first")
     src = "--labels" if labels else "the weights' metadata"
