@@ -106,7 +106,11 @@ def load_model(name: str, weights: str | None = None, labels: Sequence[str] | No
     config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
     if regression is None:
         regression = (meta.get("task") or config.get("task")) == "regression"
-    if num_classes is None and labels and path is None:
+    if num_classes is None and path is not None:  # the head the weights carry (0: a backbone without one)
+        state, _ = zoo.read_state_dict(path)
+        head = state.get("head.weight")
+        num_classes = int(head.shape[0]) if head is not None else 0
+    elif num_classes is None and labels:
         num_classes = len(labels)
     torch.manual_seed(seed)  # a random init (no weights) is reproducible
     model = zoo.create_model(model_name, num_classes=num_classes, weights=str(path) if path else None)
