@@ -18,11 +18,11 @@ skimage_data = pytest.importorskip("skimage.data")
 from avfmae.data.synthetic import synthetic_audio, write_mp4  # noqa: E402
 from avfmae.data.readers import open_video, read_wav  # noqa: E402
 from benchmarks.data.__main__ import main as data_main  # noqa: E402
-from benchmarks.prep.audio import ffmpeg_path  # noqa: E402
-from benchmarks.prep.crop import crop_face, crop_matrix  # noqa: E402
-from benchmarks.prep.detect import Detection  # noqa: E402
+from avfmae.faces.audio import ffmpeg_path  # noqa: E402
+from avfmae.faces.crop import crop_face, crop_matrix  # noqa: E402
+from avfmae.faces.detect import Detection  # noqa: E402
 from benchmarks.prep.extract import ExtractConfig, extract_video, output_frame_map, run_extract  # noqa: E402
-from benchmarks.prep.track import build_tracks, detect_cuts, jitter, main_chain, smooth_path  # noqa: E402
+from avfmae.faces.track import build_tracks, detect_cuts, jitter, main_chain, smooth_path  # noqa: E402
 
 FACE = (177.0, 66.0, 95.0)  # the astronaut's face box in skimage's 512x512 photo (x, y, side)
 N_FRAMES, FPS = 40, 25
@@ -112,7 +112,7 @@ def test_astronaut_face_found_tracked_and_stable(small_run):
     first, last = frames[0].astype(np.float32), frames[-1].astype(np.float32)
     assert np.abs(first - last).mean() < 20, "the crop drifted off the face"
     # the face is still detected in the middle of the crops
-    from benchmarks.prep.detect import HaarFaceDetector
+    from avfmae.faces.detect import HaarFaceDetector
     import cv2
     d = HaarFaceDetector().detect(cv2.cvtColor(frames[N_FRAMES // 2], cv2.COLOR_RGB2GRAY))
     assert d, "no face in the crop"

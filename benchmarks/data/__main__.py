@@ -1,4 +1,4 @@
-"""Entry point: `python -m benchmarks.data {list,prepare,synth,doctor,extract} ...`.
+"""Entry point: `python -m benchmarks.data {list,prepare,synth,doctor,extract,features} ...`.
 
 Subcommands are the modules `benchmarks.data.cmd_<name>`; a module that does not exist (yet) is skipped, so
 the CLI works while parts of the suite are still being written.
@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("list", "prepare", "synth", "extract", "doctor")
+COMMANDS = ("list", "prepare", "synth", "extract", "doctor", "features")
 
 
 def load_commands() -> dict:

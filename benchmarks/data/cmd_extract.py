@@ -5,8 +5,8 @@ import argparse
 import os
 from pathlib import Path
 
-from benchmarks.prep.audio import BACKENDS, ffmpeg_path
-from benchmarks.prep.detect import DETECTORS
+from avfmae.faces.audio import BACKENDS, ffmpeg_path
+from avfmae.faces.detect import DETECTORS
 from benchmarks.prep.extract import ExtractConfig, run_extract
 
 _D = ExtractConfig()
@@ -15,8 +15,9 @@ _D = ExtractConfig()
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "extract", help="detect, track and crop faces from raw videos; extract 16 kHz wavs",
-        description="For every video under --raw: face crops OUT/faces/<rel>/img_00001.jpg... (OpenCV Haar "
-                    "detection, tracking and temporal smoothing, optional eye-line alignment) and the audio as "
+        description="For every video under --raw: face crops OUT/faces/<rel>/img_00001.jpg... (MTCNN "
+                    "detection where facenet-pytorch is installed, else OpenCV Haar; tracking and temporal "
+                    "smoothing; optional eye-line alignment) and the audio as "
                     "OUT/audio_16k/<rel>.wav (16 kHz mono PCM16). Resumable: finished videos are skipped. "
                     "Exits 1 when a video is unreadable or has no face (see the report).")
     p.add_argument("--raw", type=Path, required=True, help="folder searched recursively for video files")
@@ -29,7 +30,8 @@ def add_parser(subparsers):
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=_D.align,
                    help="level the eye line (default on; --no-align for plain square crops)")
     p.add_argument("--detector", choices=tuple(DETECTORS), default=_D.detector,
-                   help="OpenCV Haar cascade: haar = frontalface_default, haar-alt2 = frontalface_alt2")
+                   help=f"face detector (default {_D.detector}): mtcnn = facenet-pytorch MTCNN (5 landmarks; the "
+                        "default where installed), haar = OpenCV frontalface_default, haar-alt2 = frontalface_alt2")
     p.add_argument("--margin", type=float, default=_D.margin,
                    help=f"extra border on each side, as a fraction of the face box (default {_D.margin})")
     p.add_argument("--audio", choices=BACKENDS, default=_D.audio,

@@ -11,21 +11,16 @@ For every video file under DIR (mp4, avi, flv, mkv, mov, webm, m4v, mpg, mpeg, w
 
 where <rel> is the video's path relative to DIR without its extension (so <rel> may contain folders).
 
-Per video (`extract_video`):
-    1. pass 1 decodes the frames (PyAV) and runs the face detector on each (see detect.py), with eye-line
-       angles when aligning;
-    2. tracking (track.py): detections -> tracks -> the main face (largest, most persistent), filled through
-       frames without a detection and smoothed over time, so the crop does not shake;
-    3. frame-rate: with --fps F > 0 the output has round(duration * F) frames; output frame k shows the source
-       frame on screen at time k / F (frames are repeated or dropped; the audio is untouched, so the
-       fraction-of-clip audio alignment of the loaders holds). --fps 0 keeps every source frame;
-    4. pass 2 decodes again and writes the crops: a square of side (1 + 2 * margin) x the face box (margin 0.15
-       by default), rotated to level the eye line when aligning, resized to --size (crop.py);
-    5. the audio (audio.py): the ffmpeg CLI when installed, else decord/PyAV; a failure is reported, not fatal.
+Per video (`extract_video`): the face pipeline of avfmae.faces.pipeline (detection with MTCNN where
+facenet-pytorch is installed, else Haar; tracking; smoothing; frame-rate conversion; crops of side
+(1 + 2 * margin) x the face box, margin 0.15 by default, levelled, resized to --size), then the audio
+(avfmae.faces.audio: the ffmpeg CLI when installed, else decord/PyAV; a failure is reported, not fatal).
+The marker and the report record the detector and its version; OUT/faces_pipeline.json holds the run's
+settings and detector version only (stable bytes, for a dataset revision to hash).
 
 Alignment is ON by default (`--no-align` turns it off): the official fine-tuning data are OpenFace
-similarity-aligned faces, and the closest offline stand-in is levelling the eye line found by OpenCV's eye
-cascade. The angle is smoothed over 0.5 s and only used when the eyes were found in >= 20 % of the frames;
+similarity-aligned faces, and the closest offline stand-in is levelling the eye line (MTCNN's eye landmarks,
+or OpenCV's eye cascade with Haar). The angle is smoothed over 0.5 s and only used when the eyes were found in >= 20 % of the frames;
 else the crop is unrotated (the marker's "aligned" says which). OpenFace's scale/translation normalisation by
 68 landmarks is not reproduced.
 
@@ -46,76 +41,21 @@ import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import numpy as np
+from avfmae.faces.audio import extract_wav
+from avfmae.faces.detect import describe_detector
+from avfmae.faces.pipeline import (MARKER_VERSION, VIDEO_EXTENSIONS, ExtractConfig, find_videos,  # noqa: F401
+                                   output_frame_map, rel_key, scan_faces, write_crops)
 
 from avfmae.atomic import atomic_write_text, remove_stale
-
-from .audio import BACKENDS, extract_wav
-from .crop import crop_face
-from .detect import DETECTORS, HaarFaceDetector
-from .track import build_tracks, is_cut, jitter, main_chain, raw_jitter, smooth_path
-
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".flv", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".3gp",
-                    ".ts", ".mts", ".ogv")
-MARKER_VERSION = 1
 REPORT_COLUMNS = ("video", "status", "frames_in", "frames_out", "fps_in", "detected_fraction", "jitter",
-                  "aligned", "audio", "audio_seconds", "message")
+                  "aligned", "audio", "audio_seconds", "detector", "message")
 
 __all__ = ["VIDEO_EXTENSIONS", "ExtractConfig", "find_videos", "rel_key", "output_paths", "extract_video",
-           "run_extract", "ExtractSummary", "load_markers", "write_report", "problems"]
-
-
-@dataclass(frozen=True)
-class ExtractConfig:
-    size: int = 224                  # output crop side (pixels)
-    fps: float = 25.0                # output frame rate; 0 keeps every source frame
-    align: bool = True               # level the eye line (Haar eye cascade)
-    detector: str = "haar"           # see detect.DETECTORS
-    margin: float = 0.15             # added on each side, as a fraction of the face box side
-    jpeg_quality: int = 95
-    audio: str = "auto"              # auto | ffmpeg | pyav | none
-    detect_side: int = 480           # longer side of the frame the full-frame search runs on
-    full_every: int = 12             # full-frame search every N frames (local search in between)
-    max_gap_s: float = 1.0           # a track survives this long without a detection
-
-    def settings(self) -> dict:
-        """What a done-marker must match for its video to be skipped (everything that changes the output)."""
-        d = asdict(self)
-        d["version"] = MARKER_VERSION
-        return d
-
-    def __post_init__(self):
-        if self.detector not in DETECTORS:
-            raise ValueError(f"unknown detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
-        if self.audio not in BACKENDS:
-            raise ValueError(f"audio must be one of {BACKENDS}")
-        if self.size < 8 or self.fps < 0 or self.margin < 0:
-            raise ValueError("size must be >= 8, fps >= 0 and margin >= 0")
-
-
-# -------------------------------------------------------------------------------------------------- layout
-def find_videos(raw: str | os.PathLike, exclude: Sequence[os.PathLike] = ()) -> list[Path]:
-    """Video files under `raw` (sorted; hidden folders and `exclude` folders skipped)."""
-    raw = Path(raw)
-    excluded = [Path(e).resolve() for e in exclude]
-    found = []
-    for dirpath, dirnames, filenames in os.walk(raw):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
-                             and (here / d).resolve() not in excluded)
-        for f in sorted(filenames):
-            if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_EXTENSIONS:
-                found.append(here / f)
-    return sorted(found)
-
-
-def rel_key(raw: str | os.PathLike, video: str | os.PathLike) -> str:
-    """<rel>: the video's path relative to `raw`, without extension, with '/' separators."""
-    return Path(video).relative_to(raw).with_suffix("").as_posix()
+           "run_extract", "ExtractSummary", "load_markers", "write_report", "problems", "output_frame_map"]
 
 
 def output_paths(out: str | os.PathLike, rel: str) -> dict:
@@ -140,140 +80,6 @@ def _clear_leftovers(paths: dict) -> None:
     remove_stale(wav.parent)  # temp wavs of a killed run (avfmae.atomic names)
 
 
-# -------------------------------------------------------------------------------------------------- decode
-def _frame_time(frame, k: int, fps_guess: float) -> float:
-    t = frame.time
-    return float(t) if t is not None else k / fps_guess
-
-
-def _frames(container, stream):
-    """The decoded frames of `stream`; a decoder error is yielded (as the exception) and ends the stream."""
-    it = container.decode(stream)
-    while True:
-        try:
-            frame = next(it)
-        except StopIteration:
-            return
-        except Exception as exc:  # noqa: BLE001 - av.error.* (corrupt or truncated data)
-            yield exc
-            return
-        yield frame
-
-
-def _unreadable(path: Path, exc: Exception) -> str:
-    text = str(exc).replace(str(path), "<file>").strip()
-    return f"unreadable video ({type(exc).__name__}: {text[:200]})"
-
-
-def _pass1(path: Path, detector: HaarFaceDetector):
-    """Decode every frame, find shot cuts, detect faces.
-    -> (detections per frame, timestamps, cuts, fps, (width, height), error or None)."""
-    import av
-    import cv2
-
-    dets, times, err = [], [], None
-    diffs, cuts, prev = [], [], None
-    size = None
-    try:
-        container = av.open(str(path))
-    except Exception as exc:  # noqa: BLE001 - not a container PyAV/FFmpeg can open
-        return [], [], [], None, None, _unreadable(path, exc)
-    with container:
-        if not container.streams.video:
-            return [], [], [], None, None, "the file has no video stream"
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = stream.average_rate or stream.guessed_rate
-        fps = float(rate) if rate else None
-        guess = fps or 25.0
-        for k, frame in enumerate(_frames(container, stream)):
-            if isinstance(frame, Exception):
-                if not dets:
-                    return [], [], [], None, None, _unreadable(path, frame)
-                err = f"decoding stopped after {len(dets)} frames ({type(frame).__name__}: {str(frame)[:150]})"
-                break
-            gray = frame.to_ndarray(format="gray")
-            size = (frame.width, frame.height)
-            times.append(_frame_time(frame, k, guess))
-            thumb = cv2.resize(gray, (32, 24), interpolation=cv2.INTER_AREA).astype(np.float32)
-            diffs.append(0.0 if prev is None else float(np.abs(thumb - prev).mean()))
-            prev = thumb
-            if is_cut(diffs, k):
-                cuts.append(k)
-                detector.reset()
-            dets.append(detector.detect(gray))
-    if not dets and err is None:
-        err = "the video stream holds no decodable frame"
-    return dets, times, cuts, fps, size, err
-
-
-def _source_fps(times: Sequence[float], fps: float | None) -> float:
-    if fps and fps > 0:
-        return fps
-    if len(times) > 1:
-        d = np.diff(np.asarray(times))
-        d = d[d > 0]
-        if d.size:
-            return float(1.0 / np.median(d))
-    return 25.0
-
-
-def output_frame_map(times: Sequence[float], fps_in: float, fps_out: float) -> np.ndarray:
-    """Source frame index of every output frame: the frame on screen at time k / fps_out (all frames when
-    fps_out is 0)."""
-    n = len(times)
-    if fps_out <= 0 or n == 0:
-        return np.arange(n, dtype=np.int64)
-    t = np.asarray(times, dtype=np.float64)
-    t = t - t[0]
-    t = np.maximum.accumulate(t)  # tolerate non-monotonic timestamps
-    duration = t[-1] + 1.0 / fps_in
-    n_out = max(1, int(round(duration * fps_out)))
-    out_t = np.arange(n_out) / fps_out
-    idx = np.searchsorted(t, out_t + 1e-6, side="right") - 1
-    return np.clip(idx, 0, n - 1).astype(np.int64)
-
-
-def _pass2(path: Path, frame_map: np.ndarray, path_boxes, cfg: ExtractConfig, folder: Path) -> int:
-    """Decode again and write the crop of every output frame into `folder`. -> number of frames written."""
-    import av
-    import cv2
-
-    wanted: dict[int, list[int]] = {}
-    for k, src in enumerate(frame_map):
-        wanted.setdefault(int(src), []).append(k)
-    last = max(wanted) if wanted else -1
-    written = 0
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(cfg.jpeg_quality)]
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for i, frame in enumerate(_frames(container, stream)):
-            if isinstance(frame, Exception):  # the same truncation as in pass 1
-                break
-            if i in wanted:
-                bgr = frame.to_ndarray(format="bgr24")
-                for k in wanted[i]:
-                    crop = crop_face(bgr, path_boxes.cx[k], path_boxes.cy[k], path_boxes.side[k], cfg.size,
-                                     path_boxes.angle[k] if cfg.align else 0.0, cfg.margin)
-                    target = folder / f"img_{k + 1:05d}.jpg"
-                    if not cv2.imwrite(str(target), crop, params):
-                        raise OSError(f"cannot write {target}")
-                    written += 1
-            if i >= last:
-                break
-    if written < len(frame_map):  # frames pass 2 could not decode again: repeat the last written crop
-        files = sorted(folder.glob("img_*.jpg"))
-        if not files:
-            raise RuntimeError("no frame could be decoded in the second pass")
-        for k in range(len(frame_map)):
-            f = folder / f"img_{k + 1:05d}.jpg"
-            if not f.exists():
-                prev = folder / f"img_{k:05d}.jpg"
-                shutil.copyfile(prev if prev.exists() else files[0], f)
-                written += 1
-    return written
-
 
 # -------------------------------------------------------------------------------------------------- one video
 def extract_video(src: str | os.PathLike, rel: str, out: str | os.PathLike, cfg: ExtractConfig = ExtractConfig()
@@ -283,10 +89,7 @@ def extract_video(src: str | os.PathLike, rel: str, out: str | os.PathLike, cfg:
     Marker fields: video, source, status ("ok", "no-face", "unreadable"), frames_in, frames_out, fps_in,
     fps_out, detected_fraction (output frames with a detection of the main face), jitter and raw_jitter
     (track.jitter of the final / raw boxes), aligned, audio ("ok", "no-audio", "failed", "skipped"),
-    audio_backend, audio_seconds, message, seconds, settings."""
-    import cv2
-
-    cv2.setNumThreads(1)
+    audio_backend, audio_seconds, detector (name and version), message, seconds, settings."""
     t0 = time.time()
     src = Path(src)
     paths = output_paths(out, rel)
@@ -295,44 +98,28 @@ def extract_video(src: str | os.PathLike, rel: str, out: str | os.PathLike, cfg:
            "fps_out": cfg.fps, "detected_fraction": 0.0, "jitter": None, "raw_jitter": None, "aligned": False,
            "audio": "", "audio_backend": "", "audio_seconds": 0.0, "message": "", "settings": cfg.settings()}
     messages = []
-    detector = HaarFaceDetector(cfg.detector, cfg.detect_side, cfg.full_every, eyes=True)  # eyes rank tracks
-    dets, times, cuts, fps, size, err = _pass1(src, detector)
-    if err:
-        messages.append(err)
-    if not dets:
+    scan = scan_faces(src, cfg)
+    rec["detector"] = scan.detector
+    if scan.error:
+        messages.append(scan.error)
+    if not scan.frames_in:
         rec["status"] = "unreadable"
     else:
-        fps_in = _source_fps(times, fps)
-        rec["fps_in"] = round(fps_in, 3)
-        rec["frames_in"] = len(dets)
-        rec["width"], rec["height"] = size
-        rec["shots"] = len(cuts) + 1
-        tracks = build_tracks(dets, max_gap=max(1, int(round(cfg.max_gap_s * fps_in))), cuts=cuts)
-        chain = main_chain(tracks, cuts=cuts)
-        face_path = smooth_path(chain, len(dets), fps_in, cuts) if chain else None
-        if face_path is not None and not cfg.align:
-            face_path.angle[:] = 0.0
-            face_path.angle_used = False
-        if face_path is None:
+        rec["fps_in"] = round(scan.fps_in, 3)
+        rec["frames_in"] = scan.frames_in
+        rec["width"], rec["height"] = scan.size
+        rec["shots"] = len(scan.cuts) + 1
+        if scan.out_path is None:
             rec["status"] = "no-face"
-            messages.append(f"no face found in any of the {len(dets)} frames")
+            messages.append(f"no face found in any of the {scan.frames_in} frames")
         else:
-            fmap = output_frame_map(times, fps_in, cfg.fps)
-            out_path = face_path.take(fmap)
-            rec["frames_out"] = int(len(fmap))
-            rec["detected_fraction"] = round(out_path.detected_fraction, 4)
-            rec["jitter"] = round(jitter(face_path), 5)  # on source frames: fps conversion repeats frames
-            rec["raw_jitter"] = round(raw_jitter(chain), 5)
-            rec["aligned"] = bool(cfg.align and face_path.angle_used)
-            rec["angle_range"] = [round(float(out_path.angle.min()), 2), round(float(out_path.angle.max()), 2)] \
-                if rec["aligned"] else [0.0, 0.0]
-            rec["box_side_median"] = round(float(np.median(out_path.side)), 1)
-            rec["tracks"] = len(tracks)
+            rec["frames_out"] = int(len(scan.frame_map))
+            rec.update(scan.stats())
             paths["faces"].parent.mkdir(parents=True, exist_ok=True)
             tmp = paths["faces"].with_name(f".{paths['faces'].name}.tmp-{os.getpid()}")
             tmp.mkdir(parents=True)
             try:
-                _pass2(src, fmap, out_path, cfg, tmp)
+                write_crops(src, scan.frame_map, scan.out_path, cfg, tmp)
                 if paths["faces"].exists():
                     shutil.rmtree(paths["faces"])
                 os.replace(tmp, paths["faces"])
@@ -346,7 +133,7 @@ def extract_video(src: str | os.PathLike, rel: str, out: str | os.PathLike, cfg:
         messages.append(audio.message)
     rec["message"] = "; ".join(messages)
     rec["seconds"] = round(time.time() - t0, 2)
-    rec["detector_searches"] = {"full": detector.full_searches, "local": detector.local_searches}
+    rec["detector_searches"] = scan.searches
     _write_json_atomic(paths["marker"], rec)
     return rec
 
@@ -451,6 +238,8 @@ def run_extract(raw: str | os.PathLike, out: str | os.PathLike, cfg: ExtractConf
     if not raw.is_dir():
         raise FileNotFoundError(f"raw folder not found: {raw}")
     out.mkdir(parents=True, exist_ok=True)
+    _write_json_atomic(out / "faces_pipeline.json",  # stable bytes: settings + detector version, no timings
+                       {"settings": cfg.settings(), "detector": describe_detector(cfg.detector)})
     videos = find_videos(raw, exclude=[out])
     by_rel: dict[str, list[Path]] = {}
     for v in videos:

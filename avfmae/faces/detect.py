@@ -1,4 +1,9 @@
-"""Face detection for raw-video preparation: OpenCV's bundled Haar cascades, with ROI tracking for speed.
+"""Face detection for raw-video preparation: the detector registry, and OpenCV's Haar cascades (the fallback).
+
+`make_detector(name)` builds any registered detector; `default_detector()` is "mtcnn" when facenet-pytorch is
+installed (see mtcnn.py: MTCNN with 5 landmarks, weights inside the wheel), else "haar". Every detector has
+`detect(frame)` (one call per frame, in order; `frame` is grey for Haar and RGB for MTCNN: see its `wants`),
+`reset()`, `full_searches`/`local_searches` counters, and `describe()` (name and version for reports).
 
 Why Haar: it ships inside opencv-python-headless 4.x (`cv2.data.haarcascades`; 5.x ships none) and needs
 nothing downloaded at run time. The stronger detectors in reach need more: OpenCV's YuNet (`cv2.FaceDetectorYN`)
@@ -7,7 +12,8 @@ mediapipe release that still bundles its face model pins numpy 1.26 (the suite u
 cascade misses strong profiles and rolls beyond ~15-20 degrees; the tracker carries the box through such frames.
 
 Detectors (`--detector`):
-    haar        haarcascade_frontalface_default (default; best recall)
+    mtcnn       facenet-pytorch's MTCNN (default where installed); eye landmarks give the roll angle
+    haar        haarcascade_frontalface_default (the fallback; best Haar recall)
     haar-alt2   haarcascade_frontalface_alt2 (fewer false positives, a little lower recall)
 
 Speed: a full-frame search runs on a downscaled, histogram-equalised grey frame (longer side `detect_side`
@@ -30,13 +36,51 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DETECTORS = {
+HAAR_CASCADES = {
     "haar": "haarcascade_frontalface_default.xml",
     "haar-alt2": "haarcascade_frontalface_alt2.xml",
 }
+DETECTORS = {"mtcnn": "facenet-pytorch MTCNN (5 landmarks)", "haar": "OpenCV Haar frontalface_default",
+             "haar-alt2": "OpenCV Haar frontalface_alt2"}
 EYE_CASCADE = "haarcascade_eye.xml"
 
-__all__ = ["DETECTORS", "Detection", "cascade_path", "HaarFaceDetector"]
+__all__ = ["DETECTORS", "HAAR_CASCADES", "Detection", "cascade_path", "HaarFaceDetector", "mtcnn_available",
+           "default_detector", "describe_detector", "make_detector"]
+
+
+def mtcnn_available() -> bool:
+    """Whether facenet-pytorch (MTCNN) is installed (checked without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("facenet_pytorch") is not None
+
+
+def default_detector() -> str:
+    """"mtcnn" where facenet-pytorch is installed, else "haar"."""
+    return "mtcnn" if mtcnn_available() else "haar"
+
+
+def describe_detector(name: str) -> str:
+    """The detector's name and version as the reports record it, e.g. "mtcnn (facenet-pytorch 2.5.3)"."""
+    if name == "mtcnn":
+        from .mtcnn import mtcnn_version
+
+        return f"mtcnn (facenet-pytorch {mtcnn_version()})"
+    import cv2
+
+    return f"{name} (OpenCV {cv2.__version__} {HAAR_CASCADES[name]})"
+
+
+def make_detector(name: str, detect_side: int = 480, full_every: int = 12, eyes: bool = True):
+    """A fresh detector for one video. `eyes`: measure the eye-line angle (Haar: eye cascade; MTCNN: free)."""
+    if name == "mtcnn":
+        if not mtcnn_available():
+            raise RuntimeError("detector 'mtcnn' needs facenet-pytorch: pip install -c requirements/constraints.txt "
+                               "facenet-pytorch (or choose --detector haar)")
+        from .mtcnn import MTCNNFaceDetector
+
+        return MTCNNFaceDetector(detect_side=detect_side)
+    return HaarFaceDetector(name, detect_side, full_every, eyes=eyes)
 
 
 @dataclass(frozen=True)
@@ -82,14 +126,16 @@ class HaarFaceDetector:
     Call `detect(gray)` once per frame, in order, with the full-resolution grey frame; it returns the list of
     `Detection`s of that frame (eye angles filled when `eyes=True`)."""
 
+    wants = "gray"
+
     def __init__(self, name: str = "haar", detect_side: int = 480, full_every: int = 12, min_neighbors: int = 5,
                  min_face: float = 0.07, eyes: bool = False, lost_every: int = 3):
         import cv2
 
-        if name not in DETECTORS:
-            raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
+        if name not in HAAR_CASCADES:
+            raise ValueError(f"unknown Haar detector {name!r}; choose one of {', '.join(HAAR_CASCADES)}")
         self.name = name
-        self.face = cv2.CascadeClassifier(cascade_path(DETECTORS[name]))
+        self.face = cv2.CascadeClassifier(cascade_path(HAAR_CASCADES[name]))
         self.eye = cv2.CascadeClassifier(cascade_path(EYE_CASCADE)) if eyes else None
         if self.face.empty() or (eyes and self.eye.empty()):
             raise RuntimeError("an OpenCV cascade failed to load")
@@ -103,6 +149,9 @@ class HaarFaceDetector:
         self._last: Detection | None = None
         self.full_searches = 0
         self.local_searches = 0
+
+    def describe(self) -> str:
+        return describe_detector(self.name)
 
     def reset(self) -> None:
         """Forget the last face (e.g. at a shot cut): the next frame gets a full-frame search."""

@@ -1,0 +1,123 @@
+"""python -m avfmae.predict VIDEO_OR_FOLDER... --model NAME[.TAG] [--weights FILE] [--out FILE] [--plot PNG]"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from avfmae.faces.pipeline import VIDEO_EXTENSIONS, ExtractConfig, find_videos
+
+from .model import load_model, parse_labels
+from .output import FORMATS, OutputFile, plot_video, video_rows
+from .video import PredictError, prepare_video
+from .windows import predict_windows
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m avfmae.predict",
+        description="Emotions from video files: detect and track the main face, crop it as the training data "
+                    "were cropped, extract 16 kHz mono audio, slide the model's window over the whole video, "
+                    "and write per-window and per-video class probabilities (or regression values).")
+    p.add_argument("videos", nargs="+", type=Path, help="video files (mp4, avi, mkv, webm, ...) or folders of them")
+    p.add_argument("--model", required=True, help="zoo model name, or name.tag for registered weights "
+                   "(e.g. avfmae-micro.demo-s3); see python -m zoo list")
+    p.add_argument("--weights", default=None, help="a weights file (.safetensors / .pth) or tag for --model")
+    p.add_argument("--labels", default=None, help="class names, comma-separated or a file with one per line "
+                   "(default: the weights' metadata, else class_0, class_1, ...)")
+    p.add_argument("--num-classes", type=int, default=None, help="head size for a model without weights")
+    p.add_argument("--regression", action="store_true", default=None, help="treat the outputs as regression "
+                   "values (default: from the weights' metadata)")
+    p.add_argument("--hop", type=float, default=1.0, help="seconds between window starts (default 1.0; the "
+                   "window is 2.56 s for the standard contract)")
+    p.add_argument("--format", choices=FORMATS, default=None, help="jsonl or csv (default: from --out's "
+                   "extension, else jsonl)")
+    p.add_argument("--out", type=Path, default=None, help="output file (appended; videos already in it are "
+                   "skipped). Default: standard output")
+    p.add_argument("--plot", type=Path, default=None, help="PNG of the probabilities over time with face "
+                   "thumbnails (several videos: NAME-<video>.png)")
+    p.add_argument("--no-face-crop", action="store_true", help="a video without a detectable face uses the "
+                   "centre square of each frame instead of failing")
+    p.add_argument("--detector", default=None, help="face detector: mtcnn (default where installed) or haar")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0, help="seed of a random init (no weights)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def collect_videos(items) -> list[Path]:
+    """Files as given; folders searched recursively for video files. A missing path is an error."""
+    out = []
+    for item in items:
+        if item.is_dir():
+            out += [v for v in find_videos(item) if v.suffix.lower() in VIDEO_EXTENSIONS]
+        elif item.is_file():
+            out.append(item)
+        else:
+            raise FileNotFoundError(f"{item}: no such file or folder")
+    return out
+
+
+def _plot_path(plot: Path, video: Path, many: bool) -> Path:
+    return plot.with_name(f"{plot.stem}-{video.stem}{plot.suffix or '.png'}") if many else plot
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    log = sys.stderr
+    try:
+        videos = collect_videos(args.videos)
+        labels = parse_labels(args.labels)
+        cfg = ExtractConfig(detector=args.detector) if args.detector else ExtractConfig()
+        lm = load_model(args.model, args.weights, labels, args.num_classes, args.regression, args.seed,
+                        args.device)
+        fmt = args.format or ("csv" if args.out is not None and args.out.suffix.lower() == ".csv" else "jsonl")
+        out = OutputFile(args.out, fmt, lm.labels)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=log)
+        return 2
+    if not videos:
+        print(f"error: no video files ({', '.join(VIDEO_EXTENSIONS)}) in {' '.join(map(str, args.videos))}",
+              file=log)
+        return 2
+    if lm.weights is None:
+        print(f"note: {args.model} has no weights (seeded random init): the outputs are meaningless", file=log)
+    todo = [v for v in videos if str(v) not in out.done]
+    skipped = len(videos) - len(todo)
+    failed = []
+    from tqdm import tqdm
+
+    bar = tqdm(todo, desc="predict", unit="video", file=log, disable=args.no_progress or len(todo) < 2)
+    for v in bar:
+        try:
+            with tempfile.TemporaryDirectory(prefix="avfmae-predict-") as work:
+                prep = prepare_video(v, work, cfg, args.no_face_crop)
+                if prep.audio != "ok":
+                    why = "it has no audio track" if prep.audio == "no-audio" else \
+                        f"its audio could not be decoded ({prep.audio_message})"
+                    print(f"note: {v}: {why}; using the model's missing-audio input (silent fbank)", file=log)
+                if prep.face == "centre":
+                    print(f"note: {v}: no face found; using the centre crop (--no-face-crop)", file=log)
+                windows = predict_windows(lm, prep, args.hop, args.batch_size)
+                info = {"duration": round(prep.duration, 3), "audio": prep.audio, "face": prep.face,
+                        "detected_fraction": round(prep.detected_fraction, 4), "detector": prep.detector,
+                        "model": args.model if not args.weights else f"{args.model} ({args.weights})"}
+                rows = video_rows(str(v), windows, lm.labels, lm.regression, info)
+                if args.plot:
+                    plot_video(_plot_path(args.plot, v, len(videos) > 1), windows, lm.labels, lm.regression,
+                               prep.frames, prep.fps, f"{v.name} - {rows[-1]['label'] or args.model}")
+            out.write(rows, sys.stdout)
+        except PredictError as exc:
+            failed.append(v)
+            print(f"error: {exc}", file=log)
+    bar.close()
+    done = len(todo) - len(failed)
+    print(f"{len(videos)} videos: {done} predicted, {skipped} already in {args.out} (skipped), "
+          f"{len(failed)} failed" + (f"; results in {args.out}" if args.out else ""), file=log)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
