@@ -93,7 +93,7 @@ def load_model(name: str, weights: str | None = None, labels: Sequence[str] | No
                device: str = "cpu", allow_no_head: bool = False) -> LoadedModel:
     """Build zoo model `name` (or `name.tag`) with `weights` (a tag or a file; None: the tag in the name, else a
     seeded random init), in eval mode on `device`. `allow_no_head`: accept a backbone (embeddings only)."""
-    import zoo  # lazy; becomes avfmae.zoo once the zoo moves under avfmae
+    from avfmae import zoo
 
     from avfmae.train.data import preprocess_config, silent_fbank_value
 

@@ -20,6 +20,9 @@ from pathlib import Path
 TASKS = ("CEA", "DEA", "MER")
 SPLITS = ("train", "val", "test")
 DATA_ROOT_ENV = "AVF_DATA_ROOT"
+# Written by `python -m benchmarks.data extract` (detector, its version, crop settings): faces made another way
+# make another revision. Absent for datasets prepared from the official face frames.
+EXTRACTION_RECORD = "faces_pipeline.json"
 
 
 def data_root() -> Path:
@@ -103,7 +106,7 @@ class DatasetSpec:
                 if f.is_file():
                     h.update(f"{fold}/{split}\n".encode())
                     h.update(f.read_bytes())
-        for name in self.revision_files:
+        for name in (*self.revision_files, EXTRACTION_RECORD):
             f = self.path(root) / name
             if f.is_file():
                 h.update(f"{name}\n".encode())
