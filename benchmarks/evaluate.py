@@ -15,7 +15,7 @@ from avfmae import metrics as M
 from .datasets import registry
 from .plan import identity_init, init_reference, template_hash
 from .protocols import get_protocol
-from .recipe import RecipeError, Resolved, resolve, symbolic_source
+from .recipe import RecipeError, Resolved, parse_symbolic, resolve, symbolic_heads, symbolic_source
 from .runkey import RunKey
 from .store import ResultStore
 
@@ -48,14 +48,13 @@ def resolve_key(key: RunKey, work: Path) -> Resolved:
     symbolic = symbolic_source(spec, key.dataset_revision, key.fold, recipe.limit)
     resolved = resolve(key.model, spec, key.fold, key.seed, proto, recipe, symbolic, ident_init)
 
-    def real(split: str) -> str:
-        if recipe.limit:
-            return _limited_source(spec, key.fold, split, recipe.limit, work)
-        return spec.split_source(key.fold, split)
-
-    splits = [s for s in ("train", "val", "test") if spec.split_file(key.fold, s).is_file()]
-    return resolved.with_sources({symbolic(s): real(s) for s in splits},
-                                 (ident_init, init_reference(key.model, recipe)))
+    real = {}
+    for head in symbolic_heads(resolved):        # the run's own splits, and other corpora the recipe names
+        part = parse_symbolic(head)
+        named = registry.get(part["name"])
+        real[head] = (_limited_source(named, part["fold"], part["split"], part["limit"], work) if part["limit"]
+                      else named.split_source(part["fold"], part["split"]))
+    return resolved.with_sources(real, (ident_init, init_reference(key.model, recipe)))
 
 
 def score(spec, clip_ids, targets, scores) -> tuple[dict, list | None]:

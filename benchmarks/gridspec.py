@@ -9,6 +9,8 @@ from .plan import Request, RunPlan, plan
 from .recipe import Recipe, RecipeError
 from .store import ResultStore
 
+REFERENCE = ":reference"     # suffix of a grid's reference runs' recipe.grid
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -22,9 +24,21 @@ class Grid:
     seeds: tuple[int, ...] = (0,)
     base: dict = field(default_factory=dict)   # recipe items shared by every variant (e.g. a CPU preset)
     paper: str = ""                            # which table/figure of the paper this reproduces
+    # The run the variants are compared with, shown as the first row of the grid's table AND in the main table
+    # (its recipe's grid is "<name>:reference"), so a suite built on the grid trains it once.
+    reference: dict | None = None
+
+    def reference_recipe(self) -> Recipe | None:
+        if self.reference is None:
+            return None
+        try:
+            return Recipe.parse({**self.base, **self.reference, "grid": self.name + REFERENCE})
+        except RecipeError as e:
+            raise RecipeError(f"grid {self.name}, reference {self.reference}: {e}") from None
 
     def recipes(self) -> tuple[Recipe, ...]:
-        out = []
+        """The reference (if any) first, then one recipe per variant."""
+        out = [r for r in (self.reference_recipe(),) if r is not None]
         for i, variant in enumerate(self.variants, 1):
             try:
                 out.append(Recipe.parse({**self.base, **variant, "grid": self.name}))

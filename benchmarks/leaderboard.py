@@ -23,6 +23,7 @@ from tabulate import tabulate
 
 from avfmae import metrics as M
 from .datasets import registry
+from .gridspec import REFERENCE
 from .recipe import Recipe
 from .store import ResultStore
 
@@ -49,12 +50,19 @@ class Row:
 
     @property
     def grid(self) -> str | None:
-        return self.recipe.grid or None
+        """The ablation grid of a variant row (None for a plain run and for a grid's reference run, which the
+        main table shows too)."""
+        return None if self.reference_of else (self.recipe.grid or None)
+
+    @property
+    def reference_of(self) -> str | None:
+        g = self.recipe.grid
+        return g[: -len(REFERENCE)] if g.endswith(REFERENCE) else None
 
     @property
     def variant(self) -> str:
         """How the row's runs were made, enough to tell two rows of one model apart."""
-        parts = [self.recipe.variant()]
+        parts = [("reference: " if self.reference_of else "") + self.recipe.variant()]
         if self.recipe.limit:
             parts.append(f"first {self.recipe.limit} clips")
         return ", ".join(p for p in parts if p != "default" or len(parts) == 1) + f" [cfg {self.config_hash[:6]}]"
@@ -219,19 +227,60 @@ def ablation_tables(rows: list[Row]) -> dict[str, str]:
     for r in rows:
         if r.grid:
             grids[r.grid].append(r)
+    for r in rows:                      # a grid's reference runs head its table
+        if r.reference_of in grids:
+            grids[r.reference_of].insert(0, r)
     out = {}
     for grid, sel in sorted(grids.items()):
         datasets = sorted({r.dataset for r in sel})
-        variants = sorted({(r.model, r.variant) for r in sel})
+        variants = list(dict.fromkeys((r.model, r.variant) for r in sel))   # the reference first
         body = []
         for model, variant in variants:
             line = [model, variant]
             for d in datasets:
                 match = [r for r in sel if r.dataset == d and r.model == model and r.variant == variant]
-                line.append(_fmt(match[0].metric(registry.get(d).main_metric)) if match else "–")
+                cell = _fmt(match[0].metric(registry.get(d).main_metric)) if match else "–"
+                delta = _delta_to_reference(match[0], sel) if match else None
+                line.append(cell + (f" (Δ {delta:+.2f})" if delta is not None else ""))
             body.append(line)
         heads = ["model", "variant"] + [f"{d} ({registry.get(d).main_metric.upper()})" for d in datasets]
         out[grid] = _header(f"Ablation: {grid}", sel) + tabulate(body, headers=heads, tablefmt="github") + "\n"
+    return out
+
+
+def _reference_row(row: Row, rows: list[Row]) -> Row | None:
+    refs = [r for r in rows if r.reference_of and r.model == row.model and r.dataset == row.dataset]
+    return shown_row(refs)
+
+
+def _delta_to_reference(row: Row, rows: list[Row]) -> float | None:
+    """row's main metric minus its grid reference's (complete rows only; None for the reference itself)."""
+    ref = _reference_row(row, rows)
+    if ref is None or ref is row:
+        return None
+    metric = row.spec.main_metric
+    a, b = row.metric(metric), ref.metric(metric)
+    if a is None or b is None or not (a.complete and b.complete):
+        return None
+    return a.mean - b.mean
+
+
+def claims(rows: list[Row], grid: str) -> list[str]:
+    """One line per variant of `grid` against its reference: the difference of the main metric, and whether
+    the reference (the method) is ahead, stated as it is."""
+    sel = [r for r in rows if r.grid == grid]
+    out = []
+    for r in sel:
+        ref = _reference_row(r, rows)
+        delta = _delta_to_reference(r, rows)
+        if ref is None or delta is None:
+            out.append(f"{r.dataset}, {r.variant}: no complete comparison yet")
+            continue
+        metric = r.spec.main_metric.upper()
+        verdict = "holds" if delta < 0 else "does NOT hold"
+        out.append(f"{r.dataset}: {ref.recipe.variant()} {metric} {ref.metric(r.spec.main_metric).mean:.2f} vs "
+                   f"{r.recipe.variant()} {r.metric(r.spec.main_metric).mean:.2f}: the reference is "
+                   f"{'ahead' if delta < 0 else 'not ahead'} by {-delta:+.2f} -> claim {verdict}")
     return out
 
 

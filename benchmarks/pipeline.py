@@ -50,7 +50,15 @@ def train_starting_weights(resolved: Resolved, store: ResultStore | None = None)
 
 
 def ensure_demo_data() -> Path:
-    """The synthetic demo set under $AVF_DATA_ROOT/demo, generated on first use (about a minute)."""
-    from .datasets import synth
+    """The synthetic demo set under $AVF_DATA_ROOT/demo and its external corpus (demo-extra: other identities,
+    twice the subjects, one clip per class and subject, the demo set's clip length and size), generated on first
+    use (about two minutes); returns the demo set's folder."""
+    import json
 
-    return synth.ensure()
+    from .datasets import registry, synth
+
+    demo = synth.ensure()
+    params = json.loads((demo / synth.MARKER).read_text(encoding="utf-8"))["params"]
+    synth.ensure(registry.get("demo-extra").path(), seed=params["seed"] + 1, subjects=2 * params["subjects"],
+                 clips_per_class=1, seconds=params["seconds"], size=params["size"])
+    return demo

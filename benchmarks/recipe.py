@@ -6,6 +6,8 @@ A recipe is written flat, as `--set` items or a grid variant's dict:
     arch.<AVFConfig field>=...       architecture change (an ablation variant, zoo.derive)
     stage1.<Stage1Config field>=...  stage2.<Stage2Config field>=...
     stage3.<Stage3Config field>=...  or the bare field name (epochs=5): stage-3 fine-tuning
+    stage1.data / stage2.data         other corpora by dataset name, "NAME:FOLD:SPLIT[|name=..|map=..]" (a
+                                      manifest path works too, but is not portable between machines)
     probe.C=... / probe.alpha=...    the probe protocol's regularisation
 
 `Recipe.parse` checks every key and `resolve` builds every stage config the run will use, so a typo
@@ -22,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping
 
@@ -139,8 +142,10 @@ class Recipe:
         return ",".join(f"{k}={_fmt(v)}" for k, v in sorted(self.flat().items()) if k not in hide)
 
     def variant(self) -> str:
-        """How this run differs from a plain one, for tables: the label without grid, preset and limit."""
-        return self.label(hide=("grid", "preset", "limit", "weights")) or "default"
+        """How this run differs from a plain one, for tables: the label without grid, preset, limit and the
+        stage-1/2 data (corpus names are long; the grid file says which)."""
+        hidden = ("grid", "preset", "limit", "weights", "stage1.data", "stage2.data")
+        return self.label(hide=hidden) or "default"
 
 
 # ------------------------------------------------------------------------------------------------ resolution
@@ -216,6 +221,57 @@ def _apply(cfg, pairs: tuple, bucket: str):
         raise RecipeError(f"{bucket}: {e}") from None
 
 
+_NAMED = re.compile(r"^(?P<name>[A-Za-z0-9._-]+):(?P<fold>[^:|@/]+):(?P<split>train|val|test)$")
+_SYMBOLIC = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)@(?P<rev>[0-9a-f]+):(?P<fold>[^:|]+):(?P<split>train|val|test)"
+                       r"(?::first(?P<limit>[0-9]+))?$")
+
+
+def _named_data(cfg, bucket: str):
+    """A stage config whose `data` names registered datasets ("NAME:FOLD:SPLIT|opts") with those names made
+    symbolic (dataset@revision:fold:split), like the run's own data. Raises RecipeError for an unknown or
+    unprepared dataset."""
+    from .datasets import registry
+
+    out = []
+    for text in cfg.data:
+        head, *opts = text.split("|")
+        m = _NAMED.match(head.strip())
+        if m is None:
+            out.append(text)
+            continue
+        try:
+            spec = registry.get(m["name"])
+        except KeyError as e:
+            raise RecipeError(f"{bucket}.data: {e.args[0]}") from None
+        if m["fold"] not in spec.folds:
+            raise RecipeError(f"{bucket}.data {head!r}: {spec.name} has folds {', '.join(spec.folds)}")
+        if not spec.is_prepared():
+            raise RecipeError(f"{bucket}.data names {spec.name}, which is not prepared at {spec.path()} "
+                              f"({registry.layout_of(spec.name)})")
+        out.append("|".join([f"{spec.name}@{spec.revision()}:{m['fold']}:{m['split']}", *opts]))
+    return cfg.replace(data=tuple(out))
+
+
+def symbolic_heads(resolved: "Resolved") -> list[str]:
+    """Every symbolic data name (dataset@revision:fold:split[:firstN]) the resolved configs read."""
+    heads = []
+    for cfg in resolved.configs.values():
+        texts = [getattr(cfg, f, None) for f in ("train", "test", "val")] + list(getattr(cfg, "data", ()) or ())
+        for text in texts:
+            head = (text or "").split("|")[0]
+            if _SYMBOLIC.match(head) and head not in heads:
+                heads.append(head)
+    return heads
+
+
+def parse_symbolic(head: str) -> dict:
+    """'demo@3f2e1a9b8c7d:fold1:train:first48' -> {name, rev, fold, split, limit}."""
+    m = _SYMBOLIC.match(head)
+    if m is None:
+        raise ValueError(f"{head!r} is not a symbolic data name")
+    return {**m.groupdict(), "limit": int(m["limit"] or 0)}
+
+
 def _literal(value: Any) -> str:
     return repr(value) if isinstance(value, tuple) else str(value)
 
@@ -260,13 +316,13 @@ def resolve(model: str, spec, fold: str, seed: int, protocol, recipe: Recipe, so
         configs, tags = {}, {}
         if recipe.pipeline:
             s1 = stage_config("stage1", preset, model=derived, data=(source("train"),), seed=seed, init=init)
-            configs["stage1"] = _apply(s1, recipe.stage1, "stage1")
+            configs["stage1"] = _named_data(_apply(s1, recipe.stage1, "stage1"), "stage1")
             tags["stage1"] = pipeline_tag("stage1", configs["stage1"])
             init = f"{derived}.{tags['stage1']}"
             if recipe.stages == "1+2+3":
                 s2 = stage_config("stage2", preset, model=derived, data=(f"{source('train')}|name={spec.name}",),
                                   seed=seed, init=init)
-                configs["stage2"] = _apply(s2, recipe.stage2, "stage2")
+                configs["stage2"] = _named_data(_apply(s2, recipe.stage2, "stage2"), "stage2")
                 tags["stage2"] = pipeline_tag("stage2", configs["stage2"])
                 init = f"{derived}.{tags['stage2']}"
         elif recipe.stage1 or recipe.stage2:
@@ -300,5 +356,6 @@ def symbolic_source(spec, revision: str, fold: str, limit: int = 0) -> Callable[
 
 
 __all__ = ["Recipe", "RecipeError", "Resolved", "resolve", "derive_model", "pipeline_tag", "symbolic_source",
+           "symbolic_heads", "parse_symbolic",
            "config_hash", "STAGES", "RUNTIME_FIELDS"]
 

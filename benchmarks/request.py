@@ -70,9 +70,28 @@ def suite_request(suite_name: str, model: str, *, weights: str | None = None, da
     unknown = [d for d in (datasets or ()) if d not in suite.datasets]
     if unknown:
         raise SystemExit(f"--datasets {' '.join(unknown)}: not in suite {suite.name} ({', '.join(suite.datasets)})")
+    items = dict(items or {})
+    if suite.grid and "stages" in base and "stages" not in items:
+        recipes = _grid_arms(suite.grid, base, items)
+    else:
+        recipes = (Recipe.parse({**base, **items}),)
     return Request(models=(model,), datasets=tuple(datasets or suite.datasets), protocol=protocol,
-                   recipes=(Recipe.parse({**base, **(items or {})}),), folds=tuple(folds) if folds else None,
+                   recipes=recipes, folds=tuple(folds) if folds else None,
                    seeds=tuple(int(s) for s in seeds), label=f"suite {suite.name}")
+
+
+def _grid_arms(name: str, base: dict, items: dict) -> tuple[Recipe, ...]:
+    """A suite's grid (its reference and variants) with the command's items applied to every arm; stage-1/2
+    items go only to the arms that run those stages (`--set stage1.epochs=1` does not make the scratch arm
+    pre-train)."""
+    from .gridspec import load
+
+    out = []
+    for recipe in load(name).recipes():
+        runs = {"stage1": recipe.pipeline, "stage2": recipe.stages == "1+2+3"}
+        mine = {k: v for k, v in items.items() if runs.get(k.partition(".")[0], True)}
+        out.append(recipe.with_items({**{k: v for k, v in base.items() if k != "stages"}, **mine}))
+    return tuple(out)
 
 
 def suite_request_from_args(suite_name: str, args: argparse.Namespace) -> Request:

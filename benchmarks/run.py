@@ -73,6 +73,7 @@ def main(argv=None) -> int:
     if args.dry_run or not the_plan.todo:
         if not args.dry_run:
             _rebuild(store)
+            _summary(store, suite)
         return 0
 
     from .evaluate import evaluate_run
@@ -83,7 +84,30 @@ def main(argv=None) -> int:
             print(f"submitted {h.key.dataset}/{h.key.fold}: job {h.job_id}, log {h.stdout}")
         print("follow with: python -m benchmarks.status", suite.name, "--model", args.model)
         return 0
-    return finish(handles, store)
+    code = finish(handles, store)
+    _summary(store, suite)
+    return code
+
+
+def _summary(store: ResultStore, suite) -> None:
+    """The suite's rows of the main table (and its grid's table with the claims) on the terminal."""
+    from . import leaderboard
+
+    out = leaderboard.default_out(store)
+    main = (out / "main.md").read_text(encoding="utf-8").splitlines() if (out / "main.md").is_file() else []
+    titles = {leaderboard.registry.get(d).title for d in suite.datasets}
+    table = [ln for ln in main if ln.startswith("| dataset") or ln.startswith("|--")
+             or any(ln.startswith(f"| {t} ") for t in titles)]
+    if len(table) > 2:
+        print(f"\nMain table ({out / 'main.md'}):\n" + "\n".join(table))
+    if suite.grid:
+        path = out / "ablations" / f"{suite.grid}.md"
+        if path.is_file():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            print(f"\nComparisons ({path}):\n" + "\n".join(ln for ln in lines if ln.startswith("|")))
+        rows, _ = leaderboard.collect(store)
+        for line in leaderboard.claims(rows, suite.grid):
+            print("  " + line)
 
 
 def finish(handles, store: ResultStore) -> int:

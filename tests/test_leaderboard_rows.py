@@ -34,9 +34,12 @@ def _main_cell(files, model="avfmae-micro"):
 
 
 def test_main_table_shows_the_complete_full_data_row_not_the_first_or_newest(store):
-    full = plan(suite_request("demo", "avfmae-micro"), store).keys                       # 3 folds, all clips
-    quick = plan(suite_request("demo", "avfmae-micro", limit=6), store).keys             # 3 folds, 6 clips
-    partial = plan(suite_request("demo", "avfmae-micro", items={"epochs": 2}), store).keys[:1]   # 1 fold
+    def keys(**kw):
+        items = {"stages": "3", **kw.pop("items", {})}
+        return plan(suite_request("demo", "avfmae-micro", items=items, **kw), store).keys
+    full = keys()                                   # 3 folds, all clips
+    quick = keys(limit=6)                           # 3 folds, 6 clips
+    partial = keys(items={"epochs": 2})[:1]         # 1 fold
     # the quick look and the partial row are newer, and the quick look sorts first by name
     _put(store, full, [40, 50, 60], "2026-01-01T00:00:00+00:00")
     _put(store, quick, [90, 91, 92], "2026-06-01T00:00:00+00:00")
@@ -58,7 +61,7 @@ def test_main_table_shows_the_complete_full_data_row_not_the_first_or_newest(sto
 
 
 def test_check_fails_on_a_truncated_result_file(store, tmp_path):
-    key = plan(suite_request("demo", "avfmae-micro"), store).keys[0]
+    key = plan(suite_request("demo", "avfmae-micro", items={"stages": "3"}), store).keys[0]
     _put(store, [key], [50], "2026-01-01T00:00:00+00:00")
     out = tmp_path / "boards"
     leaderboard.build(store, out)

@@ -52,9 +52,13 @@ def test_status_plans_the_runs_that_run_plans_for_the_demo_suite(demo_env, argv,
     planned = plan(suite_request_from_args("demo", run_args), ResultStore()).keys
     shown = _status_keys(["demo", "--model", "avfmae-micro"] + argv)
     assert planned and [k.signature for k in shown] == [k.signature for k in planned]
-    # the suite's preset and stages are part of what both see (the bug: status dropped them)
+    # the suite's preset and stages are part of what both see (the bug: status dropped them); a model without
+    # weights runs the claims grid's arms: the reference 1+2+3 and scratch / 1+3 / video / audio
     if "--weights" not in argv and "--protocol" not in argv:
-        assert all(k.recipe.preset == "cpu" and k.recipe.stages == "1+2+3" for k in shown)
+        assert all(k.recipe.preset == "cpu" for k in shown)
+        assert sorted({(k.recipe.stages, k.recipe.grid) for k in shown}) == [
+            ("1+2+3", "claims"), ("1+2+3", "claims:reference"), ("1+3", "claims"), ("3", "claims")]
+        assert len(shown) == 5 * len({k.fold for k in shown})
 
 
 @pytest.mark.parametrize("name", available())
@@ -64,7 +68,7 @@ def test_status_plans_the_runs_that_grid_plans_for_every_grid(demo_env, name):
     planned = plan(grid_request(name, models=args.models, datasets=args.datasets, cpu=True), ResultStore()).keys
     shown = _status_keys([name] + opts)
     assert planned and [k.signature for k in shown] == [k.signature for k in planned]
-    assert all(k.recipe.preset == "cpu" and k.recipe.grid == name for k in shown)
+    assert all(k.recipe.preset == "cpu" and k.recipe.grid in (name, name + ":reference") for k in shown)
 
 
 def grid_cli_args(name, opts):
@@ -115,14 +119,14 @@ def test_editing_a_preset_changes_the_run_key_and_old_keys_refuse_to_run(demo_en
     from avfmae.train import config as C
     from benchmarks.evaluate import resolve_key
 
-    before = plan(suite_request("demo", "avfmae-micro"), ResultStore()).keys
+    before = plan(suite_request("demo", "avfmae-micro", items={"stages": "1+3"}), ResultStore()).keys
     original = C._cpu
 
     def edited(stage, model):
         values = original(stage, model)
         return dict(values, epochs=values["epochs"] + 1) if stage == "stage3" else values
     monkeypatch.setattr(C, "_cpu", edited)
-    after = plan(suite_request("demo", "avfmae-micro"), ResultStore()).keys
+    after = plan(suite_request("demo", "avfmae-micro", items={"stages": "1+3"}), ResultStore()).keys
     assert len(before) == len(after) == 3
     assert all(a.config_hash != b.config_hash and a.signature != b.signature for a, b in zip(after, before))
     # a job still holding a key planned before the edit (a requeue, a queued array task) does not run it under
@@ -154,7 +158,10 @@ def test_resolved_pipeline_configs_chain_through_tags(demo_env):
     from benchmarks.datasets import registry
     from benchmarks.evaluate import resolve_key
 
-    key = plan(suite_request("demo", "avfmae-micro", items={"stage1.epochs": 2}), ResultStore()).keys[0]
+    keys = plan(suite_request("demo", "avfmae-micro", items={"stage1.epochs": 2}), ResultStore()).keys
+    key = keys[0]
+    assert key.recipe.grid == "claims:reference" and key.recipe.stages == "1+2+3"
+    assert {k.recipe.stage1 for k in keys if k.recipe.stages == "3"} == {()}   # stage-1 items skip the scratch arm
     r = resolve_key(key, ResultStore().work_dir(key))
     s1, s2, s3 = r.configs["stage1"], r.configs["stage2"], r.configs["stage3"]
     assert s1.epochs == 2 and s1.init is None
@@ -163,4 +170,10 @@ def test_resolved_pipeline_configs_chain_through_tags(demo_env):
     assert s3.num_classes == spec.num_classes and s3.selection == "test"
     # what runs reads the fold's data, not the symbolic names the identity uses
     assert s3.train == spec.split_source(key.fold, "train") and s3.test == spec.split_source(key.fold, "test")
-    assert s2.data == (spec.split_source(key.fold, "train"),)
+    # stages 1 and 2 read the external corpus (every clip of demo-extra), labelled in stage 2, never the fold
+    extra = registry.get("demo-extra")
+    assert s1.data == (extra.split_source("fold1", "train"), extra.split_source("fold1", "test"))
+    assert s2.data == tuple(extra.split_source("fold1", s, name="demo-extra") for s in ("train", "test"))
+    # and so the pipeline tags do not depend on the fold: one pre-training serves every fold
+    other = resolve_key(keys[1], ResultStore().work_dir(keys[1]))
+    assert keys[1].fold != key.fold and other.tags == r.tags
