@@ -76,9 +76,9 @@ def _run_manifest(lm, args, out: Path, extras, progress) -> list:
     records, root = _manifest_clips(args.manifest)
     todo = [r for r in records if not clip_file(out, r.clip).is_file()]
     chunk = max(args.batch_size * 4, 1)
-    from tqdm import tqdm
+    from avfmae import progress as P
 
-    bar = tqdm(total=len(todo), desc="features", unit="clip", disable=not progress, file=sys.stderr)
+    bar = P.bar(total=len(todo), desc="features", unit="clip", disable=not progress, file=sys.stderr)
     for i in range(0, len(todo), chunk):
         part = todo[i:i + chunk]
         f = extract_features(lm.model, part, root, extras, args.batch_size, lm.modalities, on_error="skip")
@@ -102,9 +102,10 @@ def _run_videos(lm, args, out: Path, extras, progress) -> list:
     videos = find_videos(args.videos, exclude=[out])
     ids = [rel_key(args.videos, v) for v in videos]
     cfg = centre_config(lm.model)
-    from tqdm import tqdm
+    from avfmae import progress as P
 
-    for v, cid in tqdm(list(zip(videos, ids)), desc="features", unit="video", disable=not progress, file=sys.stderr):
+    for v, cid in P.iterate(list(zip(videos, ids)), desc="features", unit="video", disable=not progress,
+                            file=sys.stderr):
         target = clip_file(out, cid)
         if target.is_file():
             continue

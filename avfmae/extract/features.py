@@ -76,9 +76,9 @@ def extract_features(model, clips: Iterable, root, extras: Sequence[str] = (), b
     ids, targets, parts = [], [], {}
     bar = None
     if progress:
-        from tqdm import tqdm
+        from avfmae import progress as P
 
-        bar = tqdm(total=len(records), desc="features", unit="clip")
+        bar = P.bar(total=len(records), desc="features", unit="clip")
     for batch in loader:
         res = features_of_batch(model, batch["video"], batch["audio"], extras, modalities)
         for k, v in res.items():

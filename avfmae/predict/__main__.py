@@ -87,10 +87,9 @@ def main(argv=None) -> int:
     todo = [v for v in videos if str(v) not in out.done]
     skipped = len(videos) - len(todo)
     failed = []
-    from tqdm import tqdm
+    from avfmae import progress as P
 
-    bar = tqdm(todo, desc="predict", unit="video", file=log, disable=args.no_progress or len(todo) < 2)
-    for v in bar:
+    for v in P.iterate(todo, desc="predict", unit="video", file=log, disable=args.no_progress or len(todo) < 2):
         try:
             with tempfile.TemporaryDirectory(prefix="avfmae-predict-") as work:
                 prep = prepare_video(v, work, cfg, args.no_face_crop)
@@ -112,7 +111,6 @@ def main(argv=None) -> int:
         except PredictError as exc:
             failed.append(v)
             print(f"error: {exc}", file=log)
-    bar.close()
     done = len(todo) - len(failed)
     print(f"{len(videos)} videos: {done} predicted, {skipped} already in {args.out} (skipped), "
           f"{len(failed)} failed" + (f"; results in {args.out}" if args.out else ""), file=log)

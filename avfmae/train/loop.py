@@ -258,9 +258,9 @@ class TrainLoop:
         tb = _tensorboard(self.work_dir) if (self.info.is_main and self.cfg.tensorboard) else None
         bar = None
         if self.info.is_main and self.cfg.progress:
-            from tqdm import tqdm
-            bar = tqdm(total=self.stop_step, initial=self.step, desc=self.cfg.stage, unit="step", dynamic_ncols=True,
-                       file=sys.stderr)
+            from avfmae import progress as P   # a bar on a terminal, one line per epoch in a log file
+            bar = P.bar(total=self.stop_step, initial=self.step, desc=self.cfg.stage, unit="step", every=self.spe,
+                        file=sys.stderr)
         self._install_signals()
         self.model.train()
         if self.step and self.step % self.spe == 0 and self.extra.get("epochs_ended", -1) < self.step // self.spe - 1:
@@ -298,8 +298,6 @@ class TrainLoop:
                     count += 1
                     if grad_norm is not None:
                         sums["grad_norm"] = sums.get("grad_norm", 0.0) + grad_norm
-                    if bar is not None:
-                        bar.update(1)
                     if self.step % self.cfg.log_every == 0 or self.step == self.stop_step:
                         now = time.perf_counter()
                         row = {"step": self.step, "epoch": round(self.step / self.spe, 4), "lr": lr,
@@ -315,6 +313,8 @@ class TrainLoop:
                         if bar is not None:
                             bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{lr:.2e}")
                         sums, count = {}, 0
+                    if bar is not None:     # after the postfix, so an epoch's log line shows its last loss
+                        bar.update(1)
                     if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
                         self.save()
                     if flags[1] > 0:

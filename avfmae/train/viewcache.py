@@ -120,9 +120,9 @@ class ViewCache:
                                              num_workers=num_workers)
         rows: dict[int, tuple] = {}
         bad = []
-        from tqdm import tqdm
-        for i, views, err in tqdm(loader, total=len(entries), desc=f"caching {tag} views", unit="clip",
-                                  disable=not progress, leave=False):
+        from avfmae import progress as P
+        for i, views, err in P.iterate(loader, total=len(entries), desc=f"caching {tag} views", unit="clip",
+                                       disable=not progress, leave=False):
             if err is not None:
                 if on_error == "raise":
                     raise ClipError(err)

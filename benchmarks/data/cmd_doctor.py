@@ -269,9 +269,9 @@ def diagnose(name: str, root: Path | None = None, folds=None, workers: int = 1, 
     results: list[ClipCheck] = []
     bar = None
     if progress and tasks:
-        from tqdm import tqdm
+        from avfmae import progress as P
 
-        bar = tqdm(total=len(tasks), desc="doctor", unit="clip", file=sys.stderr, dynamic_ncols=True)
+        bar = P.bar(total=len(tasks), desc="doctor", unit="clip", file=sys.stderr)
     if workers > 1 and len(tasks) > 1:
         import multiprocessing
 

@@ -268,8 +268,8 @@ def generate(out_dir: Path | str | None = None, *, seed: int = 0, subjects: int 
     jobs = [(str(out), pdict, s, label, k) for s in range(params.subjects) for label in range(len(LABELS))
             for k in range(params.clips_per_class)
             if not all((out / p).is_file() for p in clip_paths(s, label, k))]
-    from tqdm import tqdm
-    bar = tqdm(total=len(jobs), desc=f"demo set -> {out}", unit="clip", disable=not progress or not jobs)
+    from avfmae import progress as P
+    bar = P.bar(total=len(jobs), desc=f"demo set -> {out}", unit="clip", disable=not progress or not jobs)
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             make_clip(job)

@@ -254,9 +254,9 @@ def run_extract(raw: str | os.PathLike, out: str | os.PathLike, cfg: ExtractConf
     results = []
     bar = None
     if progress:
-        from tqdm import tqdm
+        from avfmae import progress as P
 
-        bar = tqdm(total=len(todo), desc="extract", unit="video", file=sys.stderr, dynamic_ncols=True)
+        bar = P.bar(total=len(todo), desc="extract", unit="video", file=sys.stderr)
     try:
         if workers <= 1 or len(todo) <= 1:
             for item in todo:
