@@ -177,3 +177,27 @@ def test_resolved_pipeline_configs_chain_through_tags(demo_env):
     # and so the pipeline tags do not depend on the fold: one pre-training serves every fold
     other = resolve_key(keys[1], ResultStore().work_dir(keys[1]))
     assert keys[1].fold != key.fold and other.tags == r.tags
+
+
+@pytest.mark.parametrize("suite", ["all", "cea", "dea", "mer"])
+def test_status_plans_the_runs_that_run_plans_for_every_paper_suite(tmp_path, monkeypatch, suite):
+    """Every dataset "prepared" (split files only, as `python -m benchmarks.speed_plan` makes them)."""
+    from avfmae.data.manifest import ClipRecord, write_manifest
+    from benchmarks.datasets import registry
+    from benchmarks.request import suite_request_from_args
+
+    use_env(monkeypatch, tmp_path)
+    for name in registry.list_datasets("all"):
+        spec = registry.get(name)
+        target = (0.5,) * spec.num_classes if spec.regression else 0
+        recs = [ClipRecord(f"c{i}", f"v/{i}.mp4", None, target, f"s{i}") for i in range(4)]
+        for fold in spec.folds:
+            for split in ("train", "test"):
+                write_manifest(spec.split_file(fold, split), recs)
+    argv = ["--set", "epochs=2", "--seeds", "0", "1"]
+    run_args = run.build_parser().parse_args(["--model", "avfmae-base", "--suite", suite] + argv)
+    planned = plan(suite_request_from_args(suite, run_args), ResultStore())
+    shown = _status_keys([suite, "--model", "avfmae-base"] + argv)
+    assert not planned.absent and len(planned.keys) == 2 * sum(
+        len(registry.get(d).folds) for d in registry.list_datasets(suite))
+    assert [k.signature for k in shown] == [k.signature for k in planned.keys]

@@ -24,7 +24,8 @@ GRID = Grid(
     paper="progressive semantic injection and modality ablations, on the synthetic demo set",
     models=("avfmae-micro",),
     datasets=("demo",),
-    base={"preset": "cpu"},
+    # threads 0: every core (the cpu presets pin one thread so tests can run side by side); not part of the identity
+    base={"preset": "cpu", "threads": 0, "stage1.threads": 0, "stage2.threads": 0},
     reference=REFERENCE,
     variants=(
         {"stages": "3"},
