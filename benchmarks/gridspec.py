@@ -6,7 +6,7 @@ import pkgutil
 from dataclasses import dataclass, field
 
 from .plan import Request, RunPlan, plan
-from .recipe import Recipe, RecipeError
+from .recipe import Recipe, RecipeError, applicable
 from .store import ResultStore
 
 REFERENCE = ":reference"     # suffix of a grid's reference runs' recipe.grid
@@ -32,7 +32,7 @@ class Grid:
         if self.reference is None:
             return None
         try:
-            return Recipe.parse({**self.base, **self.reference, "grid": self.name + REFERENCE})
+            return Recipe.parse(applicable({**self.base, **self.reference, "grid": self.name + REFERENCE}))
         except RecipeError as e:
             raise RecipeError(f"grid {self.name}, reference {self.reference}: {e}") from None
 
@@ -41,7 +41,7 @@ class Grid:
         out = [r for r in (self.reference_recipe(),) if r is not None]
         for i, variant in enumerate(self.variants, 1):
             try:
-                out.append(Recipe.parse({**self.base, **variant, "grid": self.name}))
+                out.append(Recipe.parse(applicable({**self.base, **variant, "grid": self.name})))
             except RecipeError as e:
                 raise RecipeError(f"grid {self.name}, variant {i} {variant}: {e}") from None
         return tuple(out)

@@ -148,6 +148,15 @@ class Recipe:
         return self.label(hide=hidden) or "default"
 
 
+def applicable(items: Mapping[str, Any]) -> dict:
+    """Shared items (a grid's base, a suite's `--set`) for one arm: without the stage-1/2 keys of stages the
+    arm's own `stages` does not run, so `stage1.epochs=1` given to a whole grid does not make a scratch arm
+    pre-train (or fail). Everything else is kept, and still validated."""
+    stages = str(items.get("stages", "3"))
+    runs = {"stage1": stages in ("1+3", "1+2+3"), "stage2": stages == "1+2+3"}
+    return {k: v for k, v in items.items() if runs.get(str(k).partition(".")[0], True)}
+
+
 # ------------------------------------------------------------------------------------------------ resolution
 @dataclass(frozen=True)
 class Resolved:

@@ -11,7 +11,7 @@ import dataclasses
 
 from .plan import Request
 from .protocols import PROTOCOLS
-from .recipe import Recipe
+from .recipe import Recipe, applicable
 from .suites import get_suite
 
 
@@ -86,12 +86,8 @@ def _grid_arms(name: str, base: dict, items: dict) -> tuple[Recipe, ...]:
     pre-train)."""
     from .gridspec import load
 
-    out = []
-    for recipe in load(name).recipes():
-        runs = {"stage1": recipe.pipeline, "stage2": recipe.stages == "1+2+3"}
-        mine = {k: v for k, v in items.items() if runs.get(k.partition(".")[0], True)}
-        out.append(recipe.with_items({**{k: v for k, v in base.items() if k != "stages"}, **mine}))
-    return tuple(out)
+    suite_base = {k: v for k, v in base.items() if k != "stages"}      # each arm keeps its own stages
+    return tuple(Recipe.parse(applicable({**suite_base, **arm.flat(), **items})) for arm in load(name).recipes())
 
 
 def suite_request_from_args(suite_name: str, args: argparse.Namespace) -> Request:
