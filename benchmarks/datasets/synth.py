@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
