@@ -63,7 +63,7 @@ def suite_request(suite_name: str, model: str, *, weights: str | None = None, da
     if suite.preset != "paper" and trains:
         base["preset"] = suite.preset
     own = ":" in model      # a model of your own (pkg.module:factory): no zoo tag, no pre-training stages
-    if suite.stages != "3" and weights is None and "." not in model and trains:
+    if suite.stages != "3" and weights is None and "." not in model and not own and trains:
         base["stages"] = suite.stages
     if weights is not None and ("." not in model or own):
         base["weights"] = str(weights)
