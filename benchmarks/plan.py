@@ -90,7 +90,9 @@ def weights_sha(model: str, weights: str | None) -> str:
 def init_reference(model: str, recipe: Recipe) -> str | None:
     """The weights a run starts from, as the training configs name them: the model's tag, the recipe's
     weights, or None (random init)."""
-    base, _, tag = model.partition(".")
+    from avfmae import zoo
+
+    base, tag = zoo.split_name(model)
     return f"{base}.{tag}" if tag else (recipe.weights or None)
 
 
@@ -115,6 +117,18 @@ def template_hash(model: str, spec: DatasetSpec, revision: str, protocol, recipe
                           f"{spec.name}: {e}") from None
 
 
+def check_adapter(model: str, spec: DatasetSpec, recipe: Recipe, outputs: int, where: str = "") -> None:
+    """A model of your own ("pkg.module:factory", avfmae.zoo.adapters): build it with `outputs` head outputs
+    (0 for the probe protocol) and its weights, and run one dummy batch at its input contract, so a broken
+    factory fails at planning, not in a job."""
+    from avfmae import zoo
+
+    try:
+        zoo.create_model(model, num_classes=outputs, weights=init_reference(model, recipe))
+    except (zoo.AdapterError, FileNotFoundError) as e:
+        raise RecipeError(f"{where + ': ' if where else ''}{model} on {spec.name}: {e}") from None
+
+
 def plan(request: Request, store: ResultStore | None = None, data_root: Path | None = None) -> RunPlan:
     """Run keys for the request; absent datasets are listed, not run. Raises RecipeError (naming the model,
     the recipe and the key) when a recipe does not resolve."""
@@ -129,6 +143,7 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
         elif (spec, spec.path(data_root)) not in out.absent:
             out.absent.append((spec, spec.path(data_root)))
     shas: dict[tuple, str] = {}
+    checked: set[tuple] = set()
     for model in request.models:
         for recipe in request.recipes:
             if (model, recipe.weights) not in shas:
@@ -137,6 +152,10 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
             for spec, revision in specs:
                 config_hash = template_hash(model, spec, revision, proto, recipe, identity_init(model, recipe, sha),
                                             request.label)
+                outputs = 0 if proto.kind == "probe" else (len(spec.labels) if spec.regression else spec.num_classes)
+                if ":" in model and (model, recipe.weights, outputs) not in checked:
+                    check_adapter(model, spec, recipe, outputs, request.label)
+                    checked.add((model, recipe.weights, outputs))
                 folds = list(spec.folds) if not request.folds else [f for f in spec.folds if f in request.folds]
                 for fold in folds:
                     for seed in request.seeds:

@@ -57,7 +57,9 @@ def run_probe(key: RunKey, resolved, work: Path) -> dict:
     spec = registry.get(key.dataset)
     opts = resolved.probe
     model = zoo.create_model(key.model, weights=key.recipe.weights or None, num_classes=0, reset_head=True).eval()
-    ident = hashlib.sha256(f"{key.model}|{key.weights_sha}|{spec.name}@{key.dataset_revision}".encode()).hexdigest()[:16]
+    own = getattr(model, "source_sha256", None)   # a model of your own: its source is part of its features
+    ident = hashlib.sha256(f"{key.model}|{key.weights_sha}|{spec.name}@{key.dataset_revision}"
+                           f"{'|' + own if own else ''}".encode()).hexdigest()[:16]
     cache = work.parent.parent / "features" / ident
     remove_stale(cache)  # a killed probe's half-written feature file
     train = _features(model, spec, key.fold, "train", cache / f"{key.fold}-train.npz", spec.modalities)

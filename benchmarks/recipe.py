@@ -165,6 +165,7 @@ class Resolved:
     configs: dict
     probe: dict
     tags: dict = dataclasses.field(default_factory=dict)   # stage -> zoo tag of a pipeline stage's weights
+    adapter: dict = dataclasses.field(default_factory=dict)  # a model of your own: ref, source sha, input contract
 
     def identity(self) -> dict:
         """Every config field that can change a result (RUNTIME_FIELDS dropped)."""
@@ -172,6 +173,8 @@ class Resolved:
                for s, cfg in self.configs.items()}
         if self.probe:
             out["probe"] = dict(self.probe)
+        if self.adapter:
+            out["adapter"] = dict(self.adapter)
         return out
 
     @property
@@ -180,7 +183,8 @@ class Resolved:
 
     def to_dict(self) -> dict:
         return {s: cfg.to_dict() for s, cfg in self.configs.items()} | ({"probe": dict(self.probe)} if self.probe
-                                                                       else {})
+                                                                       else {}) \
+            | ({"adapter": dict(self.adapter)} if self.adapter else {})
 
     def with_sources(self, real: Mapping[str, str], init: tuple[str | None, str | None] = (None, None)
                      ) -> "Resolved":
@@ -206,7 +210,7 @@ class Resolved:
             if init[0] is not None and cfg.init == init[0]:
                 changes["init"] = init[1]
             out[stage] = cfg.replace(**changes)
-        return Resolved(self.model, out, self.probe, self.tags)
+        return Resolved(self.model, out, self.probe, self.tags, self.adapter)
 
 
 def config_hash(identity: Mapping) -> str:
@@ -289,6 +293,10 @@ def derive_model(model: str, recipe: Recipe) -> str:
     """The zoo model (a derived ablation variant for arch.* changes) a run trains; checks the arch fields."""
     from avfmae import zoo
 
+    if zoo.is_adapter_ref(model):
+        if recipe.arch:
+            raise RecipeError(f"arch.* changes are for AVF-MAE++ zoo models, not {model} (change your factory)")
+        return model
     base, _, tag = model.partition(".")
     if not recipe.arch:
         return base
@@ -314,11 +322,15 @@ def resolve(model: str, spec, fold: str, seed: int, protocol, recipe: Recipe, so
     from avfmae.train.config import stage_config
 
     derived = derive_model(model, recipe)
+    adapter = adapter_identity(model)
+    if adapter and recipe.pipeline:
+        raise RecipeError(f"stages={recipe.stages}: pre-training (stages 1/2) is for AVF-MAE++ zoo models; "
+                          f"{model} fine-tunes from its own init or --weights (stages=3)")
     preset = recipe.preset or protocol.preset
     if protocol.kind == "probe":
         if recipe.pipeline or recipe.stage1 or recipe.stage2 or recipe.stage3:
             raise RecipeError(f"the {protocol.name} protocol trains no stages: drop stages/stageN.* from the recipe")
-        return Resolved(derived, {}, {k: PROBE_FIELDS[k](v) for k, v in recipe.probe})
+        return Resolved(derived, {}, {k: PROBE_FIELDS[k](v) for k, v in recipe.probe}, {}, adapter)
     if recipe.probe:
         raise RecipeError(f"probe.* keys apply to the probe protocol, not {protocol.name}")
     try:
@@ -346,7 +358,21 @@ def resolve(model: str, spec, fold: str, seed: int, protocol, recipe: Recipe, so
         raise
     except (TypeError, ValueError) as e:   # a preset that does not exist for this model, a bad value
         raise RecipeError(str(e)) from None
-    return Resolved(derived, configs, {}, tags)
+    return Resolved(derived, configs, {}, tags, adapter)
+
+
+def adapter_identity(model: str) -> dict:
+    """{} for a zoo model; for a model of your own ("pkg.module:factory", avfmae.zoo.adapters) its import path,
+    source sha256 and input contract, which go into the config hash (a changed source -> new run keys). Raises
+    RecipeError when it does not import or breaks the contract."""
+    from avfmae import zoo
+
+    if not zoo.is_adapter_ref(model):
+        return {}
+    try:
+        return zoo.load_adapter(model).identity()
+    except zoo.AdapterError as e:
+        raise RecipeError(str(e)) from None
 
 
 def pipeline_tag(stage: str, cfg) -> str:
@@ -365,6 +391,6 @@ def symbolic_source(spec, revision: str, fold: str, limit: int = 0) -> Callable[
 
 
 __all__ = ["Recipe", "RecipeError", "Resolved", "resolve", "derive_model", "pipeline_tag", "symbolic_source",
-           "symbolic_heads", "parse_symbolic",
-           "config_hash", "STAGES", "RUNTIME_FIELDS"]
+           "symbolic_heads", "parse_symbolic", "applicable",
+           "config_hash", "adapter_identity", "STAGES", "RUNTIME_FIELDS"]
 

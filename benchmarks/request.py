@@ -38,7 +38,8 @@ def _scalar(text: str):
 # ---------------------------------------------------------------------------------------------------- suites
 def add_suite_args(ap: argparse.ArgumentParser, model_required: bool = True) -> None:
     ap.add_argument("--model", required=model_required,
-                    help="zoo model, optionally with a weights tag: avfmae-base.mytag")
+                    help="zoo model, optionally with a weights tag (avfmae-base.mytag), or a model of your own "
+                         "as package.module:factory (README: Evaluate your own model)")
     ap.add_argument("--datasets", nargs="+", help="only these datasets of the suite")
     ap.add_argument("--folds", nargs="+", help="only these folds (names as in `python -m benchmarks.data list`)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -61,9 +62,10 @@ def suite_request(suite_name: str, model: str, *, weights: str | None = None, da
     base: dict = {}
     if suite.preset != "paper" and trains:
         base["preset"] = suite.preset
-    if suite.stages != "3" and weights is None and "." not in model and trains:
+    own = ":" in model      # a model of your own (pkg.module:factory): no zoo tag, no pre-training stages
+    if suite.stages != "3" and weights is None and "." not in model and not own and trains:
         base["stages"] = suite.stages
-    if weights is not None and "." not in model:
+    if weights is not None and ("." not in model or own):
         base["weights"] = str(weights)
     if limit:
         base["limit"] = limit

@@ -8,9 +8,9 @@ import sys as _sys
 
 from avfmae.zoo import *  # noqa: F401,F403  (the public API)
 from avfmae.zoo import __all__  # noqa: F401
-from avfmae.zoo import _registry, checkpoint, factory, models, spec, weights
+from avfmae.zoo import _registry, adapters, checkpoint, factory, models, spec, weights
 
-for _name, _module in (("_registry", _registry), ("checkpoint", checkpoint), ("factory", factory),
+for _name, _module in (("_registry", _registry), ("adapters", adapters), ("checkpoint", checkpoint), ("factory", factory),
                        ("models", models), ("spec", spec), ("weights", weights)):
     _sys.modules[f"{__name__}.{_name}"] = _module
 del _name, _module

@@ -98,7 +98,7 @@ class CommonConfig:
             raise ValueError(f"on_error must be raise or skip, not {self.on_error!r}")
         if self.batch_size < 1 or self.accum_steps < 1:
             raise ValueError("batch_size and accum_steps must be >= 1")
-        if "." in self.model:
+        if "." in self.model and ":" not in self.model:   # "pkg.module:factory" is a model of your own
             raise ValueError(f"model {self.model!r}: give the plain zoo name and the weights as init=<tag or path>")
 
     # ------------------------------------------------------------------------------------------------ helpers
@@ -262,7 +262,9 @@ PAPER_GPUS = {"stage1": 8, "stage2": 4, "stage3": 4}
 
 
 def _paper(stage: str, model: str) -> dict:
-    if model not in PAPER_SIZES:
+    if ":" in model and stage != "stage1":   # a model of your own (avfmae.zoo.adapters): the fine-tune recipe
+        pass
+    elif model not in PAPER_SIZES:
         raise ValueError(f"the paper presets exist for {PAPER_SIZES}, not {model!r} (use the cpu preset)")
     if stage == "stage1":
         return dict(model=model, min_lr=1e-5, weight_decay=0.05, betas=(0.9, 0.95), drop_path=0.0, amp="auto",

@@ -45,6 +45,20 @@ def layer_id(name: str, n_layers: int, max_depth: int) -> int:
     return n_layers + 1
 
 
+def layer_ids(model: torch.nn.Module):
+    """(num_layers, name -> layer id) of a model that has layer ids, else None (no layer decay):
+    the AVF-MAE++ / HiCMAE fine-tune models (their `cfg`), or any module exposing `num_layers` (int) and
+    `layer_id(param_name) -> int` (0 = embeddings ... num_layers + 1 = head; see avfmae.zoo.adapters)."""
+    cfg = getattr(model, "cfg", None)
+    if cfg is not None and all(hasattr(cfg, a) for a in ("depth", "depth_audio", "fusion_depth")):
+        n_layers, max_depth = num_layers(model), max(cfg.depth, cfg.depth_audio)
+        return n_layers, lambda name: layer_id(name, n_layers, max_depth)
+    own = getattr(model, "layer_id", None)
+    if callable(own) and isinstance(getattr(model, "num_layers", None), int):
+        return model.num_layers, lambda name: int(own(name.removeprefix("module.")))
+    return None
+
+
 def is_no_decay(name: str, param: torch.Tensor, skip: tuple = NO_DECAY_NAMES) -> bool:
     base = name.split(".")[-1]
     return param.ndim <= 1 or name.endswith(".bias") or base in skip or name in skip
@@ -55,16 +69,16 @@ def param_groups(model: torch.nn.Module, weight_decay: float, layer_decay: float
     """Groups with keys params, weight_decay, lr_scale, names (for logging and tests). `named_params` defaults to
     model.named_parameters(); parameters with requires_grad False are left out."""
     named = list(named_params if named_params is not None else model.named_parameters())
-    use_ld = layer_decay != 1.0 and hasattr(model, "cfg")
+    ids = layer_ids(model) if layer_decay != 1.0 else None
+    use_ld = ids is not None
     if use_ld:
-        n_layers = num_layers(model)
-        max_depth = max(model.cfg.depth, model.cfg.depth_audio)
+        n_layers, layer_of = ids
     groups: dict[tuple, dict] = {}
     for name, p in named:
         if not p.requires_grad:
             continue
         no_decay = is_no_decay(name, p)
-        lid = layer_id(name, n_layers, max_depth) if use_ld else 0
+        lid = layer_of(name) if use_ld else 0
         scale = layer_decay ** (n_layers + 1 - lid) if use_ld else 1.0
         key = (lid, no_decay)
         g = groups.setdefault(key, {"params": [], "names": [], "weight_decay": 0.0 if no_decay else weight_decay,
@@ -85,5 +99,5 @@ def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, beta
                              betas=tuple(betas), eps=eps, weight_decay=weight_decay, fused=True)
 
 
-__all__ = ["NO_DECAY_NAMES", "scaled_lr", "num_layers", "layer_id", "is_no_decay", "param_groups",
+__all__ = ["NO_DECAY_NAMES", "scaled_lr", "num_layers", "layer_id", "layer_ids", "is_no_decay", "param_groups",
            "build_optimizer"]

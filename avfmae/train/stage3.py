@@ -19,6 +19,7 @@ contract: 2 x 2), softmax per view averaged over the views (regression: outputs 
 """
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -36,8 +37,10 @@ from .sampling import iterate_steps, steps_per_epoch, uniform_keys
 from .sources import infer_num_classes, load_entries, parse_source, split_by_subject
 from .export import export_weights
 from .loop import TrainLoop
-from .optim import build_optimizer
+from .optim import build_optimizer, layer_ids
 from .schedule import CosineSchedule, warmup_steps_for
+
+log = logging.getLogger("avfmae.train")
 
 _ACT = {None: None, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 
@@ -163,6 +166,10 @@ def run_stage3(cfg, work_dir) -> dict:
     model = zoo.create_model(cfg.model, num_classes=num_outputs, weights=cfg.init, reset_head=True,
                              drop_path_rate=cfg.drop_path).to(ctx.device)
     optimizer = build_optimizer(model, ctx.lr(cfg.blr), cfg.weight_decay, cfg.betas, cfg.eps, cfg.layer_decay)
+    layer_decay_applied = cfg.layer_decay != 1.0 and layer_ids(model) is not None
+    if cfg.layer_decay != 1.0 and not layer_decay_applied:
+        log.warning("layer_decay=%s not applied: %s exposes no layer ids (num_layers and layer_id(name); see "
+                    "avfmae.zoo.adapters); every parameter trains at the base lr", cfg.layer_decay, cfg.model)
     schedule = CosineSchedule(ctx.lr(cfg.blr), ctx.lr(cfg.min_lr), total,
                               warmup_steps_for(cfg.warmup_epochs, cfg.warmup_steps, spe))
     metric = cfg.metric_name
@@ -232,6 +239,7 @@ def run_stage3(cfg, work_dir) -> dict:
         "steps_per_epoch": spe, "global_batch": ctx.layout.global_batch, "lr": ctx.lr(cfg.blr),
         "train_clips": len(ds), "val_clips": len(val_entries) if val_entries else 0, "test_clips": len(test_ds),
         "work_dir": str(ctx.work_dir), "config": cfg.to_dict(), "export": None,
+        "layer_decay_applied": layer_decay_applied,
     }
     if cfg.export_tag and ctx.info.is_main and loop.step >= total:
         if selected_state is not None:

@@ -23,7 +23,9 @@ def register_family(family: str, finetune_cls: Callable, pretrain_cls: Callable)
 
 
 def get_spec(name: str) -> ModelSpec:
-    from . import models  # noqa: F401  (registers the built-in variants)
+    from . import adapters, models  # noqa: F401  (registers the built-in variants)
+    if adapters.is_adapter_ref(name):   # "pkg.module:factory": a model of your own (avfmae.zoo.adapters)
+        return adapters.load_adapter(name).spec()
     if name not in _SPECS:
         close = [n for n in _SPECS if name.split("-")[0] in n]
         hint = f" Did you mean one of {close}?" if close else ""

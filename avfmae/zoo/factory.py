@@ -5,13 +5,16 @@ import os
 
 import torch
 
-from . import checkpoint, weights as weights_mod
+from . import adapters, checkpoint, weights as weights_mod
 from ._registry import family_classes, get_spec
 from .spec import ModelSpec, arch_hash
 
 
 def split_name(name: str) -> tuple[str, str | None]:
-    """'avfmae-tiny.demo-s1' -> ('avfmae-tiny', 'demo-s1'); 'avfmae-base' -> ('avfmae-base', None)."""
+    """'avfmae-tiny.demo-s1' -> ('avfmae-tiny', 'demo-s1'); 'avfmae-base' -> ('avfmae-base', None);
+    an adapter 'pkg.module:factory' has no tag -> ('pkg.module:factory', None)."""
+    if adapters.is_adapter_ref(name):
+        return name, None
     model, _, tag = name.partition(".")
     return model, tag or None
 
@@ -27,6 +30,10 @@ def create_model(name: str, num_classes: int | None = None, pretrain: bool = Fal
     arch_overrides: AVFConfig fields such as drop_path_rate (anything that changes weight shapes must match
     the checkpoint or loading fails, naming the keys).
     """
+    if adapters.is_adapter_ref(name):   # a model of your own: avfmae.zoo.adapters
+        if pretrain:
+            raise adapters.AdapterError(f"model {name!r}: pre-training (stages 1/2) is for AVF-MAE++ zoo models")
+        return adapters.create(name, num_classes, weights, reset_head, **arch_overrides)
     model_name, tag = split_name(name)
     if tag and weights is not None:
         raise ValueError(f"{name!r} already names weights tag {tag!r}; do not also pass weights=")
