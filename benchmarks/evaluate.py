@@ -55,7 +55,7 @@ def resolve_key(key: RunKey, work: Path) -> Resolved:
 
     splits = [s for s in ("train", "val", "test") if spec.split_file(key.fold, s).is_file()]
     return resolved.with_sources({symbolic(s): real(s) for s in splits},
-                                 (ident_init, init_reference(key.model, recipe)))
+                                 (ident_init, init_reference(key.model, recipe, key.fold)))
 
 
 def score(spec, clip_ids, targets, scores) -> tuple[dict, list | None]:
@@ -86,6 +86,9 @@ def evaluate_run(key: RunKey) -> dict:
     if proto.kind == "probe":
         from .probe import run_probe
         pred = run_probe(key, resolved, work)
+    elif proto.kind == "eval":
+        from avfmae.train import evaluate_weights
+        pred = evaluate_weights(resolved.configs["eval"], work)
     else:
         from avfmae.train import run_stage3
 
