@@ -40,6 +40,10 @@ EVAL_IDENTITY = ("model", "init", "test", "task", "num_classes", "modalities", "
                  "test_crops", "amp", "on_error")
 
 
+# The stage-3 fields an eval recipe may set: how the test runs (the identity fields among them still count).
+EVAL_RUN_FIELDS = RUNTIME_FIELDS | {"batch_size", "amp", "on_error"}
+
+
 class RecipeError(ValueError):
     """A recipe key or value that no stage, model or protocol accepts."""
 
@@ -299,9 +303,11 @@ def resolve_eval(derived: str, spec, seed: int, protocol, recipe: Recipe, source
     task, class count, modalities; the views are the model's input contract) is the identity; nothing trains."""
     from avfmae.train.config import stage_config
 
-    if recipe.pipeline or recipe.stage1 or recipe.stage2 or recipe.stage3 or recipe.probe:
-        raise RecipeError(f"the {protocol.name} protocol trains nothing: drop stages/stage1.*/stage2.*/stage3.*/"
-                          "probe.* (and bare stage-3 fields such as epochs=) from the recipe")
+    training = [f"stage3.{k}" for k, _ in recipe.stage3 if k not in EVAL_RUN_FIELDS]
+    if recipe.pipeline or recipe.stage1 or recipe.stage2 or recipe.probe or training:
+        raise RecipeError(f"the {protocol.name} protocol trains nothing: drop stages/stage1.*/stage2.*/probe.* and "
+                          f"training fields ({', '.join(training) or 'none'}) from the recipe; of the stage-3 fields "
+                          f"it takes only how to run the test: {', '.join(sorted(EVAL_RUN_FIELDS))}")
     if not init:
         raise RecipeError(f"the {protocol.name} protocol scores given weights, and none were given: pass --weights "
                           "(a fine-tuned checkpoint file, a zoo tag, hf:<repo>:<file>, a per-fold pattern such as "
@@ -314,7 +320,7 @@ def resolve_eval(derived: str, spec, seed: int, protocol, recipe: Recipe, source
                            modalities=tuple(m for m in ("video", "audio") if m in spec.modalities))
     except (TypeError, ValueError) as e:
         raise RecipeError(str(e)) from None
-    return Resolved(derived, {"eval": cfg}, {})
+    return Resolved(derived, {"eval": _apply(cfg, recipe.stage3, "stage3")}, {})
 
 
 def pipeline_tag(stage: str, cfg) -> str:
