@@ -9,9 +9,11 @@ and names no file):
 - https://huggingface.co/Conna/AVF-MAE/tree/main lists one checkpoint, `AVF-MAE++_huge.pth` (6.87 GB, a torch
   pickle whose imports include argparse.Namespace, numpy.dtype and numpy.core.multiarray.scalar), beside `logs/`
   (fine-tune logs of huge on MAFW 11-class and MSP-IMPROV) and `figs/`. Neither the listing nor the README say
-  whether it is the pre-trained or a fine-tuned model, so its kind is "unknown" here: load it with
-  `zoo.create_model("avfmae-huge.official")` (a pre-train file loads into the fine-tune model with the documented
-  allowances; a fine-tuned one keeps its head) and check.
+  whether it is the pre-trained or a fine-tuned model, so its kind is "unknown" here. An inference, not a
+  source: 6.87 GB is what avfmae-huge's pre-train model (572,665,092 parameters, `python -m zoo info
+  avfmae-huge`) takes with its two AdamW moments in fp32 (x 12 bytes = 6.87e9), as the official pre-training
+  script saves it; the fine-tune model would take 6.26e9. Fine-tune it (`--model avfmae-huge.official`, the paper
+  protocol); the eval protocol names a headless file as such.
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ OFFICIAL = {
         "avfmae-huge", "official", "AVF-MAE++_huge.pth",
         provenance={"source": "https://huggingface.co/Conna/AVF-MAE/tree/main (file listing)",
                     "size": "6.87 GB", "format": "torch pickle (argparse.Namespace, numpy scalars)",
-                    "note": "pre-trained or fine-tuned is not stated by the release"}),
+                    "note": "pre-trained or fine-tuned is not stated by the release; the size matches the "
+                            "pre-train model with its AdamW moments (inferred)"}),
 }
 
 
