@@ -154,3 +154,20 @@ def test_a_wrong_class_count_fails_before_any_clip_is_read(demo_env, tmp_path, m
     with pytest.raises(CheckpointError, match="no task head"):
         ev.evaluate_weights(cfg.replace(init=str(g)), tmp_path / "work")
     assert torch is not None
+
+
+def test_a_fold_file_changed_after_planning_refuses_to_run(demo_env, tmp_path):
+    from benchmarks.evaluate import resolve_key
+
+    for f in ("fold1", "fold2"):
+        (tmp_path / f"m-{f}.safetensors").write_bytes(f.encode())
+    keys = plan(suite_request("demo", MODEL, weights=str(tmp_path / "m-{fold}.safetensors"), protocol="eval",
+                              folds=["fold1", "fold2"]), ResultStore()).keys
+    k1 = next(k for k in keys if k.fold == "fold1")
+    resolved = resolve_key(k1, tmp_path / "work")
+    assert resolved.configs["eval"].init == str(tmp_path / "m-fold1.safetensors")   # the fold's own file
+    import os
+    (tmp_path / "m-fold1.safetensors").write_bytes(b"another checkpoint")
+    os.utime(tmp_path / "m-fold1.safetensors", ns=(1, 1))
+    with pytest.raises(RecipeError, match="fold1.*changed since the run was planned"):
+        resolve_key(k1, tmp_path / "work")
