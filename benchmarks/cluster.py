@@ -133,7 +133,8 @@ class ClusterProfile:
 BUILTIN = ClusterProfile(
     name="default",
     defaults=Resources(cpus_per_task=1, timeout_min=120, array_parallelism=16),
-    protocols={"paper": {"timeout_min": 1440}, "clean": {"timeout_min": 1440}, "linear": {"timeout_min": 120}},
+    protocols={"paper": {"timeout_min": 1440}, "clean": {"timeout_min": 1440}, "linear": {"timeout_min": 120},
+               "eval": {"timeout_min": 120}},
 )
 
 _RESOURCE_FIELDS = {f.name for f in fields(Resources)}

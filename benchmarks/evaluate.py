@@ -13,7 +13,7 @@ import numpy as np
 
 from avfmae import metrics as M
 from .datasets import registry
-from .plan import identity_init, init_reference, template_hash
+from .plan import fold_weights_sha, identity_init, init_reference, per_fold, template_hash
 from .protocols import get_protocol
 from .recipe import RecipeError, Resolved, parse_symbolic, resolve, symbolic_heads, symbolic_source
 from .runkey import RunKey
@@ -45,6 +45,10 @@ def resolve_key(key: RunKey, work: Path) -> Resolved:
         raise RecipeError(f"{key.name}: its stage configs resolve to {now} now but were planned as "
                           f"{key.config_hash} (a preset or a config default changed since); plan again (re-run the "
                           "command): the new configs get a new run key")
+    if per_fold(key.model, recipe) and fold_weights_sha(key.model, recipe, key.fold)[:16] != key.weights_sha:
+        raise RecipeError(f"{key.name}: the weights of {key.fold} ({init_reference(key.model, recipe, key.fold)}) "
+                          f"changed since the run was planned (sha {key.weights_sha}); plan again (re-run the "
+                          "command): the new file gets a new run key")
     symbolic = symbolic_source(spec, key.dataset_revision, key.fold, recipe.limit)
     resolved = resolve(key.model, spec, key.fold, key.seed, proto, recipe, symbolic, ident_init)
 
@@ -54,7 +58,7 @@ def resolve_key(key: RunKey, work: Path) -> Resolved:
         named = registry.get(part["name"])
         real[head] = (_limited_source(named, part["fold"], part["split"], part["limit"], work) if part["limit"]
                       else named.split_source(part["fold"], part["split"]))
-    return resolved.with_sources(real, (ident_init, init_reference(key.model, recipe)))
+    return resolved.with_sources(real, (ident_init, init_reference(key.model, recipe, key.fold)))
 
 
 def score(spec, clip_ids, targets, scores) -> tuple[dict, list | None]:
@@ -85,6 +89,9 @@ def evaluate_run(key: RunKey) -> dict:
     if proto.kind == "probe":
         from .probe import run_probe
         pred = run_probe(key, resolved, work)
+    elif proto.kind == "eval":
+        from avfmae.train import evaluate_weights
+        pred = evaluate_weights(resolved.configs["eval"], work)
     else:
         from avfmae.train import run_stage3
 

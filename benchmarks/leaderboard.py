@@ -23,6 +23,7 @@ from tabulate import tabulate
 
 from avfmae import metrics as M
 from .datasets import registry
+from .foldweights import is_per_fold
 from .gridspec import REFERENCE
 from .recipe import Recipe
 from .store import ResultStore
@@ -88,8 +89,9 @@ def collect(store: ResultStore) -> tuple[list[Row], list]:
     rows: dict[tuple, Row] = {}
     for rec in results:
         k = rec["key"]
-        ident = (k.model, k.weights_sha, k.dataset, k.dataset_revision, k.protocol, k.protocol_version,
-                 k.recipe, k.config_hash)
+        weights = f"per-fold:{k.recipe.weights}" if is_per_fold(k.recipe.weights) else k.weights_sha
+        ident = (k.model, weights, k.dataset, k.dataset_revision, k.protocol, k.protocol_version,
+                 k.recipe, k.config_hash)     # per-fold weights (one sha per fold): one row over the folds
         try:
             registry.get(k.dataset)
         except KeyError:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .datasets import registry
 from .datasets.spec import DatasetSpec
+from .foldweights import FoldWeightsError, fold_reference, identity_marker, is_per_fold
 from .protocols import get_protocol
 from .recipe import Recipe, RecipeError, resolve, symbolic_source
 from .runkey import RunKey
@@ -87,18 +88,44 @@ def weights_sha(model: str, weights: str | None) -> str:
     return cache[ident]
 
 
-def init_reference(model: str, recipe: Recipe) -> str | None:
+def per_fold(model: str, recipe: Recipe) -> bool:
+    """Whether a run's weights are given per fold (a '{fold}' pattern or a mapping file; benchmarks.foldweights)."""
+    return "." not in model and is_per_fold(recipe.weights)
+
+
+def init_reference(model: str, recipe: Recipe, fold: str | None = None) -> str | None:
     """The weights a run starts from, as the training configs name them: the model's tag, the recipe's
-    weights, or None (random init)."""
+    weights (the fold's own for per-fold weights), or None (random init)."""
     from avfmae import zoo
 
     base, tag = zoo.split_name(model)
-    return f"{base}.{tag}" if tag else (recipe.weights or None)
+    if tag:
+        return f"{base}.{tag}"
+    if fold is not None and per_fold(model, recipe):
+        return fold_reference(recipe.weights, fold)
+    return recipe.weights or None
 
 
 def identity_init(model: str, recipe: Recipe, sha: str) -> str | None:
-    """How the identity names the starting weights: by their sha (a path differs between machines)."""
+    """How the identity names the starting weights: by their sha (a path differs between machines); per-fold
+    weights by a marker (each fold's sha is its RunKey's weights_sha), so all folds share one config hash."""
+    if per_fold(model, recipe):
+        return identity_marker(recipe.weights)
     return f"weights:{sha[:16]}" if init_reference(model, recipe) else None
+
+
+def fold_weights_sha(model: str, recipe: Recipe, fold: str) -> str:
+    """sha256 of one fold's weights of a per-fold reference; a RecipeError naming the fold and the path expected
+    when they are missing."""
+    ref = recipe.weights
+    try:
+        one = fold_reference(ref, fold)
+    except FoldWeightsError as e:
+        raise RecipeError(f"weights for fold {fold}: {e}") from None
+    try:
+        return weights_sha(model, one)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        raise RecipeError(f"weights for fold {fold}: expected at {one} (from {ref!r}), not found: {e}") from None
 
 
 FOLD, SEED = "{fold}", 0        # the template a config hash is taken on: the fold and seed are key fields
@@ -146,9 +173,10 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
     checked: set[tuple] = set()
     for model in request.models:
         for recipe in request.recipes:
-            if (model, recipe.weights) not in shas:
+            fold_wise = per_fold(model, recipe)      # then each fold's sha goes into its own key
+            if not fold_wise and (model, recipe.weights) not in shas:
                 shas[model, recipe.weights] = weights_sha(model, recipe.weights or None)
-            sha = shas[model, recipe.weights] or (PIPELINE_WEIGHTS if recipe.pipeline else "")
+            sha = "" if fold_wise else (shas[model, recipe.weights] or (PIPELINE_WEIGHTS if recipe.pipeline else ""))
             for spec, revision in specs:
                 config_hash = template_hash(model, spec, revision, proto, recipe, identity_init(model, recipe, sha),
                                             request.label)
@@ -158,8 +186,13 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
                     checked.add((model, recipe.weights, outputs))
                 folds = list(spec.folds) if not request.folds else [f for f in spec.folds if f in request.folds]
                 for fold in folds:
+                    fsha = sha
+                    if fold_wise:
+                        if (model, recipe.weights, fold) not in shas:
+                            shas[model, recipe.weights, fold] = fold_weights_sha(model, recipe, fold)
+                        fsha = shas[model, recipe.weights, fold]
                     for seed in request.seeds:
-                        key = RunKey(model=model, weights_sha=sha[:16], dataset=spec.name,
+                        key = RunKey(model=model, weights_sha=fsha[:16], dataset=spec.name,
                                      dataset_revision=revision, protocol=proto.name, protocol_version=proto.version,
                                      fold=fold, seed=int(seed), recipe=recipe, config_hash=config_hash)
                         out.runs.append(PlannedRun(key, store.status(key)))

@@ -7,6 +7,10 @@
   subjects (the dataset's own val split where it has one); the test fold is touched once.
 - probe (v1): a linear head (logistic regression / ridge) on frozen, cached clip features of the centre view:
   no fine-tuning, far cheaper, for fast sweeps.
+- eval (v1): no training at all: given fine-tuned weights (one file for every fold, or one per fold: a
+  '{fold}' pattern or a fold -> path mapping) are scored on each fold's test split with the official multi-view
+  test (2 temporal x 2 spatial views, softmax per view averaged), the dataset's metrics, one result per fold. The
+  checkpoint's head is kept; its class count must be the dataset's.
 """
 from __future__ import annotations
 
@@ -17,10 +21,10 @@ from dataclasses import dataclass
 class Protocol:
     name: str
     version: str
-    kind: str                 # "finetune" | "probe"
-    selection: str            # "test" | "val" | "last" (ignored by probe)
+    kind: str                 # "finetune" | "probe" | "eval"
+    selection: str            # "test" | "val" | "last" (ignored by probe); "none" for eval (nothing is trained)
     description: str
-    preset: str = "paper"     # stage-3 preset name in avfmae.train.config (paper | paper-psi | cpu)
+    preset: str = "paper"     # stage-3 preset name in avfmae.train.config (paper | paper-psi | cpu | none)
 
     @property
     def label(self) -> str:
@@ -34,6 +38,9 @@ PROTOCOLS = {
                       "best epoch chosen on a validation split from the training subjects, 2x2 test views"),
     "probe": Protocol("probe", "v1", "probe", "last",
                       "linear head on frozen centre-view features (logistic regression / ridge)"),
+    "eval": Protocol("eval", "v1", "eval", "none",
+                     "given fine-tuned weights scored without training: 2x2 test views, the dataset's metrics",
+                     preset="none"),
 }
 
 

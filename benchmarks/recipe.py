@@ -37,6 +37,16 @@ RUNTIME_FIELDS = frozenset({"progress", "tensorboard", "log_every", "num_workers
                             "checkpoint_every", "resume", "export_tag", "device", "cache"})
 
 
+# The eval protocol's config fields that can change a score (the rest of its stage-3-like config only says how
+# to run: batch size, device, workers); `Resolved.identity` keeps these alone for an "eval" config.
+EVAL_IDENTITY = ("model", "init", "test", "task", "num_classes", "modalities", "head_activation", "test_segments",
+                 "test_crops", "amp", "on_error")
+
+
+# The stage-3 fields an eval recipe may set: how the test runs (the identity fields among them still count).
+EVAL_RUN_FIELDS = RUNTIME_FIELDS | {"batch_size", "amp", "on_error"}
+
+
 class RecipeError(ValueError):
     """A recipe key or value that no stage, model or protocol accepts."""
 
@@ -169,7 +179,8 @@ class Resolved:
 
     def identity(self) -> dict:
         """Every config field that can change a result (RUNTIME_FIELDS dropped)."""
-        out = {s: {k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_FIELDS}
+        out = {s: {k: v for k, v in cfg.to_dict().items()
+                   if k not in RUNTIME_FIELDS and (s != "eval" or k in EVAL_IDENTITY)}
                for s, cfg in self.configs.items()}
         if self.probe:
             out["probe"] = dict(self.probe)
@@ -331,6 +342,8 @@ def resolve(model: str, spec, fold: str, seed: int, protocol, recipe: Recipe, so
         if recipe.pipeline or recipe.stage1 or recipe.stage2 or recipe.stage3:
             raise RecipeError(f"the {protocol.name} protocol trains no stages: drop stages/stageN.* from the recipe")
         return Resolved(derived, {}, {k: PROBE_FIELDS[k](v) for k, v in recipe.probe}, {}, adapter)
+    if protocol.kind == "eval":
+        return resolve_eval(derived, spec, seed, protocol, recipe, source, init, preset, adapter)
     if recipe.probe:
         raise RecipeError(f"probe.* keys apply to the probe protocol, not {protocol.name}")
     try:
@@ -375,6 +388,32 @@ def adapter_identity(model: str) -> dict:
         raise RecipeError(str(e)) from None
 
 
+def resolve_eval(derived: str, spec, seed: int, protocol, recipe: Recipe, source: Callable[[str], str],
+                 init: str | None, preset: str, adapter: dict | None = None) -> Resolved:
+    """The eval protocol's one config ("eval"): a stage-3 config whose test part (model, weights, test split,
+    task, class count, modalities; the views are the model's input contract) is the identity; nothing trains."""
+    from avfmae.train.config import stage_config
+
+    training = [f"stage3.{k}" for k, _ in recipe.stage3 if k not in EVAL_RUN_FIELDS]
+    if recipe.pipeline or recipe.stage1 or recipe.stage2 or recipe.probe or training:
+        raise RecipeError(f"the {protocol.name} protocol trains nothing: drop stages/stage1.*/stage2.*/probe.* and "
+                          f"training fields ({', '.join(training) or 'none'}) from the recipe; of the stage-3 fields "
+                          f"it takes only how to run the test: {', '.join(sorted(EVAL_RUN_FIELDS))}")
+    if not init:
+        raise RecipeError(f"the {protocol.name} protocol scores given weights, and none were given: pass --weights "
+                          "(a fine-tuned checkpoint file, a zoo tag, hf:<repo>:<file>, a per-fold pattern such as "
+                          "'ckpts/mafw-{fold}.pth' or a fold -> path .json/.tsv) or a model with a weights tag "
+                          "(avfmae-base.mytag)")
+    try:
+        cfg = stage_config("stage3", preset, model=derived, init=init, seed=seed, test=source("test"),
+                           selection="last", task="regression" if spec.regression else "classification",
+                           num_classes=spec.num_classes,
+                           modalities=tuple(m for m in ("video", "audio") if m in spec.modalities))
+    except (TypeError, ValueError) as e:
+        raise RecipeError(str(e)) from None
+    return Resolved(derived, {"eval": _apply(cfg, recipe.stage3, "stage3")}, {}, {}, adapter or {})
+
+
 def pipeline_tag(stage: str, cfg) -> str:
     """The zoo tag of a pipeline stage's exported weights: the hash of its identity and architecture, so every
     run (and every process) that needs the same pre-training finds the same weights."""
@@ -390,7 +429,7 @@ def symbolic_source(spec, revision: str, fold: str, limit: int = 0) -> Callable[
     return lambda split: f"{spec.name}@{revision}:{fold}:{split}" + (f":first{limit}" if limit else "")
 
 
-__all__ = ["Recipe", "RecipeError", "Resolved", "resolve", "derive_model", "pipeline_tag", "symbolic_source",
-           "symbolic_heads", "parse_symbolic", "applicable",
+__all__ = ["Recipe", "RecipeError", "Resolved", "resolve", "resolve_eval", "EVAL_IDENTITY", "derive_model",
+           "pipeline_tag", "symbolic_source", "symbolic_heads", "parse_symbolic", "applicable",
            "config_hash", "adapter_identity", "STAGES", "RUNTIME_FIELDS"]
 

@@ -43,7 +43,9 @@ def add_suite_args(ap: argparse.ArgumentParser, model_required: bool = True) -> 
     ap.add_argument("--datasets", nargs="+", help="only these datasets of the suite")
     ap.add_argument("--folds", nargs="+", help="only these folds (names as in `python -m benchmarks.data list`)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
-    ap.add_argument("--weights", help="weights to start from: zoo tag, local .safetensors/.pth, or hf:<repo>:<file>")
+    ap.add_argument("--weights", help="weights to start from (or, with --protocol eval, to score): zoo tag, local "
+                    ".safetensors/.pth, or hf:<repo>:<file>; per fold: a pattern 'ckpts/mafw-{fold}.pth' or a "
+                    "fold -> path mapping file (.json / .tsv)")
     ap.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: the suite's (paper)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N clips of each split (quick looks)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -54,13 +56,15 @@ def add_suite_args(ap: argparse.ArgumentParser, model_required: bool = True) -> 
 def suite_request(suite_name: str, model: str, *, weights: str | None = None, datasets=None, folds=None,
                   seeds=(0,), protocol: str | None = None, items: dict | None = None, limit: int = 0) -> Request:
     """A suite's runs for one model. The suite's preset and stages apply unless the items say otherwise (and not
-    to the probe protocol, which trains no stage); a model given weights (a tag or --weights) is fine-tuned as it
-    is (stages=3) unless the items ask for more."""
+    to the probe protocol, which trains no stage; the eval protocol takes the preset, for how it runs, but no
+    stages); a model given weights (a tag or --weights) is fine-tuned as it is (stages=3) unless the items ask
+    for more."""
     suite = get_suite(suite_name)
     protocol = protocol or suite.protocol
-    trains = PROTOCOLS[protocol].kind != "probe"
+    kind = PROTOCOLS[protocol].kind
+    trains = kind == "finetune"
     base: dict = {}
-    if suite.preset != "paper" and trains:
+    if suite.preset != "paper" and kind != "probe":
         base["preset"] = suite.preset
     own = ":" in model      # a model of your own (pkg.module:factory): no zoo tag, no pre-training stages
     if suite.stages != "3" and weights is None and "." not in model and not own and trains:

@@ -120,3 +120,41 @@ def test_hf_offline_without_cache_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
     with pytest.raises(FileNotFoundError, match="Hugging Face cache"):
         zoo.create_model("avfmae-tiny", weights="hf:Conna/AVF-MAE:checkpoint-99.pth")
+
+
+def _fake_hf_cache(monkeypatch, tmp_path, files: dict) -> None:
+    """An offline Hugging Face cache holding `files` (name -> bytes) of Conna/AVF-MAE at one snapshot."""
+    import huggingface_hub.constants as hf_constants
+    cache = tmp_path / "hf"
+    repo = cache / "models--Conna--AVF-MAE"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True)
+    for name, data in files.items():
+        (snap / name).write_bytes(data)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
+    return snap
+
+
+def test_hf_weights_load_offline_from_the_cache(monkeypatch, tmp_path):
+    """hf:Conna/AVF-MAE:<file> works with no network when the file is in the cache, and the official tag of
+    the released huge file resolves to the same cached file."""
+    import io
+
+    src = zoo.create_model("avfmae-tiny", num_classes=5)
+    buf = io.BytesIO()
+    torch.save({"model": src.state_dict()}, buf)
+    snap = _fake_hf_cache(monkeypatch, tmp_path, {"ft-tiny.pth": buf.getvalue(), "AVF-MAE++_huge.pth": b"PK"})
+    m = zoo.create_model("avfmae-tiny", num_classes=5, weights="hf:Conna/AVF-MAE:ft-tiny.pth")
+    for k, v in src.state_dict().items():
+        assert torch.equal(m.state_dict()[k], v), k
+    path, record = zoo.resolve_weights("avfmae-huge", "official")
+    assert path.resolve() == (snap / "AVF-MAE++_huge.pth").resolve() and record is None
+    path2, _ = zoo.resolve_weights("avfmae-huge", "avfmae-huge.official")
+    assert path2 == path
+    with pytest.raises(FileNotFoundError, match="avfmae-huge.official"):
+        zoo.resolve_weights("avfmae-huge", "no-such-tag")     # the known tags are listed in the error

@@ -26,5 +26,11 @@ def run_stage3(cfg, work_dir):
     return run(cfg, work_dir)
 
 
+def evaluate_weights(cfg, work_dir):
+    """Score given (fine-tuned) weights on cfg.test without training: stage 3's multi-view test."""
+    from .evaluate import evaluate_weights as run
+    return run(cfg, work_dir)
+
+
 __all__ = ["CONFIGS", "Stage1Config", "Stage2Config", "Stage3Config", "apply_overrides", "stage_config",
-           "run_stage1", "run_stage2", "run_stage3"]
+           "run_stage1", "run_stage2", "run_stage3", "evaluate_weights"]

@@ -248,7 +248,7 @@ def run_stage3(cfg, work_dir) -> dict:
                              num_classes=num_outputs, parent=cfg.init,
                              extra={"selected_epoch": selected_epoch, "test": result["test"]["selected"],
                                     "head_activation": cfg.head_activation, "modalities": list(cfg.modalities),
-                                    "task": cfg.task, "labels": list(train_src.labels)})
+                                    "task": cfg.task, "labels": list(getattr(train_src, "labels", None) or ()) or None})
         result["export"] = {"name": f"{cfg.model}.{rec.tag}", "path": str(rec.path()), "sha256": rec.sha256}
     result["wall_s"] = round(time.perf_counter() - t0, 2)
     write_json(ctx, "result.json", result)

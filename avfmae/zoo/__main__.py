@@ -9,6 +9,7 @@ from tabulate import tabulate
 
 from . import get_spec, list_models, tags_for
 from .factory import describe
+from .official import official_for
 from .weights import zoo_dir
 
 
@@ -17,7 +18,7 @@ def _list(args) -> int:
     for name in list_models(args.pattern, include_test_sizes=not args.no_test_sizes):
         spec = get_spec(name)
         d = describe(spec)
-        tags = ", ".join(r.tag for r in tags_for(name)) or "-"
+        tags = ", ".join([r.tag for r in tags_for(name)] + [f"{w.tag} (hf)" for w in official_for(name)]) or "-"
         rows.append([name, f"{d['finetune_params']:,}", f"{d['pretrain_params']:,}",
                      spec.paper_params_m or "-", spec.arch_hash, tags])
     print(tabulate(rows, headers=["model", "fine-tune params", "pre-train params", "paper #PS (M)", "arch",
@@ -32,6 +33,7 @@ def _info(args) -> int:
     out = spec.to_dict()
     out["sizes"] = describe(spec)
     out["weights"] = [r.__dict__ for r in tags_for(args.name)]
+    out["official_weights"] = [{**w.__dict__, "reference": w.reference} for w in official_for(args.name)]
     print(json.dumps(out, indent=1, default=str))
     return 0
 

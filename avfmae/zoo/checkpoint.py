@@ -139,3 +139,16 @@ def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source:
     kept_init = [k for k in own if k not in state]
     model.load_state_dict(state, strict=False)
     return {"dropped": dropped, "kept_init": kept_init}
+
+
+def head_outputs(path: str | os.PathLike) -> int | None:
+    """The number of outputs (classes, or regression targets) of a checkpoint's task head (`head.weight`), or
+    None when it has none (a pre-trained model, a backbone). For safetensors only the header is read."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        _safetensors_meta(path)          # a corrupt file is named as such
+        with safe_open(str(path), framework="pt") as f:
+            return int(f.get_slice("head.weight").get_shape()[0]) if "head.weight" in f.keys() else None
+    state, _ = read_state_dict(path)
+    head = state.get("head.weight")
+    return int(head.shape[0]) if head is not None else None

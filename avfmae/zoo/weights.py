@@ -1,4 +1,5 @@
-"""Weights sources: registered tags (local, written by training), local paths, and Hugging Face ids.
+"""Weights sources: registered tags (local, written by training), the official release's tags (zoo.official),
+local paths, and Hugging Face ids.
 
 A tag lives in the zoo folder (`$AVF_ZOO_DIR`, default `~/.cache/avfmae/zoo`) as an entry of `tags.json`:
 the file, its sha256, the ModelSpec name and architecture hash, the kind (pretrain/finetune), the class count,
@@ -100,10 +101,13 @@ def resolve(model: str, weights: str | os.PathLike) -> tuple[Path, WeightsRecord
             raise FileNotFoundError(f"weights tag {key!r} points to {path}, which is missing; re-export or "
                                     f"re-register it (registry {_tags_file()})")
         return path, rec
+    from .official import OFFICIAL   # the released files known by name: tags that resolve to hf:<repo>:<file>
+    if key in OFFICIAL:
+        return _from_hub(OFFICIAL[key].reference), None
     path = Path(text).expanduser()
     if path.is_file():
         return path, None
-    known = sorted(k for k in tags if k.startswith(model + "."))
+    known = sorted(k for k in [*tags, *OFFICIAL] if k.startswith(model + "."))
     raise FileNotFoundError(
         f"weights {text!r} for {model}: not a registered tag (known: {known or 'none'}; registry {_tags_file()}), "
         f"not a file, and not 'hf:<repo>:<file>' (official release: hf:{OFFICIAL_HF_REPO}:<file>)")

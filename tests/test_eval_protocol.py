@@ -1,0 +1,173 @@
+"""The eval protocol (issue #10 section 1): given weights scored without training, per-fold weights, head checks.
+
+The reproduction test is the proof that eval scores what stage 3 scored: a stage-3 run of this suite exports its
+selected model, and an eval run of that file on the same fold gives the very scores (and per-clip probabilities)
+the stage-3 run stored. The expected values come from the training run, a different code path."""
+import json
+import shutil
+
+import pytest
+
+from benchmarks import run
+from benchmarks.plan import plan
+from benchmarks.recipe import RecipeError
+from benchmarks.request import suite_request
+from benchmarks.store import ResultStore
+from benchmark_fixtures import tiny_demo, use_env
+
+S3_RUN = ["--set", "stages=3", "--set", "epochs=2", "--set", "batch_size=8", "--set", "progress=false",
+          "--set", "export_tag=evtest-s3"]
+EVAL_RUN = ["--protocol", "eval", "--set", "batch_size=8", "--set", "progress=false"]
+MODEL = "avfmae-micro"
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("evalproto")
+    mp = pytest.MonkeyPatch()
+    use_env(mp, tmp)
+    tiny_demo(tmp / "data")
+    yield tmp
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def stage3_run(demo_env):
+    """A stage-3 run of the demo suite on fold1 (random init, 2 epochs) that exports its selected model."""
+    argv = ["--model", MODEL, "--suite", "demo", "--executor", "inline", "--folds", "fold1"] + S3_RUN
+    assert run.main(argv) == 0
+    store = ResultStore()
+    (rec,) = [r for r in store.iter_results() if r["key"].protocol == "paper"]
+    work = json.loads((store.work_dir(rec["key"], create=False) / "result.json").read_text())
+    assert work["export"], "stage 3 exported nothing"
+    return rec, work
+
+
+def _eval_records(store, **where):
+    return [r for r in store.iter_results() if r["key"].protocol == "eval"
+            and all(getattr(r["key"], k) == v for k, v in where.items())]
+
+
+def test_eval_of_a_stage3_export_reproduces_its_stored_scores_exactly(demo_env, stage3_run):
+    s3, s3_work = stage3_run
+    argv = ["--model", MODEL, "--suite", "demo", "--executor", "inline", "--folds", "fold1",
+            "--weights", "evtest-s3"] + EVAL_RUN
+    assert run.main(argv) == 0
+    store = ResultStore()
+    (ev,) = _eval_records(store, recipe=suite_request("demo", MODEL, weights="evtest-s3", protocol="eval",
+                                                      folds=["fold1"], items={"batch_size": 8, "progress": False}
+                                                      ).recipes[0])
+    assert ev["key"].weights_sha == s3_work["export"]["sha256"][:16]
+    assert ev["key"].fold == s3["key"].fold == "fold1"
+    assert ev["n_test"] == s3["n_test"] > 0
+    assert ev["selected_epoch"] is None and ev["protocol"]["name"] == "eval"
+    assert ev["scores"] == s3["scores"]                      # exactly: same views, same metric
+    assert ev["confusion"] == s3["confusion"]
+    ev_work = json.loads((store.work_dir(ev["key"], create=False) / "result.json").read_text())
+    assert ev_work["views"] == s3_work["views"] == 4          # 2 temporal x 2 spatial
+    assert ev_work["predictions"]["selected"] == s3_work["predictions"]["selected"]   # per clip, bit for bit
+    assert set(ev["configs"]) == {"eval"}                      # nothing was trained
+
+
+def test_per_fold_pattern_and_mapping_give_each_fold_its_own_sha(demo_env, stage3_run, tmp_path):
+    from avfmae.zoo.weights import sha256_file
+
+    _, s3_work = stage3_run
+    src = s3_work["export"]["path"]
+    ck = tmp_path / "ckpts"
+    ck.mkdir()
+    shutil.copy(src, ck / "m-fold1.safetensors")
+    shutil.copy(src, ck / "m-fold2.safetensors")
+    with open(ck / "m-fold2.safetensors", "ab") as f:     # another file: appended bytes change the sha only
+        f.write(b"\0")
+    want = {"fold1": sha256_file(ck / "m-fold1.safetensors")[:16], "fold2": sha256_file(ck / "m-fold2.safetensors")[:16]}
+    assert want["fold1"] != want["fold2"]
+    (tmp_path / "folds.tsv").write_text("# fold -> weights\nfold1\tckpts/m-fold1.safetensors\n"
+                                        "fold2\tckpts/m-fold2.safetensors\n")
+    (tmp_path / "folds.json").write_text(json.dumps({"fold1": str(ck / "m-fold1.safetensors"),
+                                                     "fold2": "ckpts/m-fold2.safetensors"}))
+    for ref in (str(ck / "m-{fold}.safetensors"), str(tmp_path / "folds.tsv"), str(tmp_path / "folds.json")):
+        keys = plan(suite_request("demo", MODEL, weights=ref, protocol="eval", folds=["fold1", "fold2"]),
+                    ResultStore()).keys
+        assert {k.fold: k.weights_sha for k in keys} == want, ref
+        assert len({k.config_hash for k in keys}) == 1          # one config hash, one table row over the folds
+
+
+def test_a_missing_fold_file_is_a_plan_time_error_naming_fold_and_path(demo_env, tmp_path):
+    (tmp_path / "m-fold1.safetensors").write_bytes(b"x")
+    with pytest.raises(RecipeError, match=r"fold fold2.*" + str(tmp_path / "m-fold2.safetensors")):
+        plan(suite_request("demo", MODEL, weights=str(tmp_path / "m-{fold}.safetensors"), protocol="eval",
+                           folds=["fold1", "fold2"]), ResultStore())
+    (tmp_path / "folds.tsv").write_text("fold1\tm-fold1.safetensors\n")
+    with pytest.raises(RecipeError, match=r"fold2.*folds\.tsv|folds\.tsv.*fold2"):
+        plan(suite_request("demo", MODEL, weights=str(tmp_path / "folds.tsv"), protocol="eval",
+                           folds=["fold1", "fold2"]), ResultStore())
+
+
+def test_eval_without_weights_is_a_plan_time_error(demo_env, capsys):
+    with pytest.raises(RecipeError, match="scores given weights.*--weights"):
+        plan(suite_request("demo", MODEL, protocol="eval"), ResultStore())
+    assert run.main(["--model", MODEL, "--suite", "demo", "--executor", "inline", "--protocol", "eval"]) == 2
+    assert "scores given weights" in capsys.readouterr().err
+
+
+def test_eval_refuses_training_keys_but_takes_how_to_run(demo_env, tmp_path):
+    w = tmp_path / "w.safetensors"
+    w.write_bytes(b"x")
+    for item in ({"epochs": 3}, {"stages": "1+3"}, {"stage1.epochs": 2}, {"probe.C": 1.0}):
+        with pytest.raises(RecipeError, match="trains nothing"):
+            plan(suite_request("demo", MODEL, weights=str(w), protocol="eval", items=item), ResultStore())
+    keys = plan(suite_request("demo", MODEL, weights=str(w), protocol="eval", items={"num_workers": 3}),
+                ResultStore()).keys
+    assert keys and all(k.protocol == "eval" for k in keys)
+
+
+def test_a_wrong_class_count_fails_before_any_clip_is_read(demo_env, tmp_path, monkeypatch):
+    import torch
+    from safetensors.torch import save_file
+
+    from avfmae import zoo
+    from avfmae.train import evaluate as ev
+    from avfmae.train.config import stage_config
+    from avfmae.zoo.checkpoint import CheckpointError
+    from benchmarks.datasets import registry
+
+    spec = registry.get("demo")
+    wrong = spec.num_classes + 2
+    f = tmp_path / "other-task.safetensors"
+    save_file({k: v.contiguous() for k, v in zoo.create_model(MODEL, num_classes=wrong).state_dict().items()},
+              str(f))
+
+    def no_reading(*a, **k):
+        raise AssertionError("a clip list was read before the head check")
+    monkeypatch.setattr(ev, "load_entries", no_reading)
+    cfg = stage_config("stage3", "cpu", model=MODEL, init=str(f), test=spec.split_source("fold1", "test"),
+                       num_classes=spec.num_classes)
+    with pytest.raises(CheckpointError) as e:
+        ev.evaluate_weights(cfg, tmp_path / "work")
+    msg = str(e.value)
+    assert str(f) in msg and f"head has {wrong} classes" in msg and f"has {spec.num_classes}" in msg
+    # a pre-trained checkpoint (no head) is named as such
+    g = tmp_path / "backbone.safetensors"
+    save_file({k: v.contiguous() for k, v in zoo.create_model(MODEL).state_dict().items() if not k.startswith("head.")},
+              str(g))
+    with pytest.raises(CheckpointError, match="no task head"):
+        ev.evaluate_weights(cfg.replace(init=str(g)), tmp_path / "work")
+    assert torch is not None
+
+
+def test_a_fold_file_changed_after_planning_refuses_to_run(demo_env, tmp_path):
+    from benchmarks.evaluate import resolve_key
+
+    for f in ("fold1", "fold2"):
+        (tmp_path / f"m-{f}.safetensors").write_bytes(f.encode())
+    keys = plan(suite_request("demo", MODEL, weights=str(tmp_path / "m-{fold}.safetensors"), protocol="eval",
+                              folds=["fold1", "fold2"]), ResultStore()).keys
+    k1 = next(k for k in keys if k.fold == "fold1")
+    resolved = resolve_key(k1, tmp_path / "work")
+    assert resolved.configs["eval"].init == str(tmp_path / "m-fold1.safetensors")   # the fold's own file
+    import os
+    (tmp_path / "m-fold1.safetensors").write_bytes(b"another checkpoint")
+    os.utime(tmp_path / "m-fold1.safetensors", ns=(1, 1))
+    with pytest.raises(RecipeError, match="fold1.*changed since the run was planned"):
+        resolve_key(k1, tmp_path / "work")
