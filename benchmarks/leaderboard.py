@@ -245,6 +245,24 @@ def coverage_table(rows: list[Row]) -> str:
                            tablefmt="github") + "\n"
 
 
+ABLATION_NOTE = (f"`*`: differs significantly from the table's first line on the same clips (paired bootstrap, "
+                 f"{clip_predictions.N_BOOT} replicates, seed {clip_predictions.BOOT_SEED}: the 95 % interval of the "
+                 "difference excludes 0; `python -m benchmarks.compare` prints the numbers). No mark: not "
+                 "significant, or not comparable (incomplete, no stored predictions, other clips).")
+
+
+def _significant(row: Row, ref: Row) -> bool:
+    """Whether ``row`` differs from ``ref`` on the main metric (paired bootstrap CI excludes 0)."""
+    from .compare import compare_rows
+
+    if row is ref or not (row.complete and ref.complete):
+        return False
+    try:
+        return compare_rows(row, ref, n_boot=clip_predictions.N_BOOT, seed=clip_predictions.BOOT_SEED).significant
+    except ValueError:
+        return False
+
+
 def ablation_tables(rows: list[Row]) -> dict[str, str]:
     grids = collections.defaultdict(list)
     for r in rows:
@@ -259,10 +277,13 @@ def ablation_tables(rows: list[Row]) -> dict[str, str]:
             line = [model, variant]
             for d in datasets:
                 match = [r for r in sel if r.dataset == d and r.model == model and r.variant == variant]
-                line.append(_fmt(match[0].metric(registry.get(d).main_metric)) if match else "–")
+                first = [r for r in sel if r.dataset == d and r.model == variants[0][0] and r.variant == variants[0][1]]
+                cell = _fmt(match[0].metric(registry.get(d).main_metric)) if match else "–"
+                line.append(cell + (" *" if match and first and _significant(match[0], first[0]) else ""))
             body.append(line)
         heads = ["model", "variant"] + [f"{d} ({registry.get(d).main_metric.upper()})" for d in datasets]
-        out[grid] = _header(f"Ablation: {grid}", sel) + tabulate(body, headers=heads, tablefmt="github") + "\n"
+        out[grid] = _header(f"Ablation: {grid}", sel, ABLATION_NOTE) + tabulate(body, headers=heads,
+                                                                             tablefmt="github") + "\n"
     return out
 
 
