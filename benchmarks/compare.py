@@ -4,9 +4,9 @@
 A and B are model names (zoo names or anything stored as a run's model). Two variants of one model are told apart
 by run-key filters, per side:
 
-    --recipe-a/--recipe-b ITEMS   comma-separated `key=value` items the run's recipe must contain (as the
-                                  leaderboard's `variant` column prints them, e.g. `stage3.epochs=2`), or
-                                  `default` for the plain recipe
+    --recipe-a/--recipe-b ITEMS   comma-separated `key=value` items the run's recipe must contain (as `--set`
+                                  takes them or the leaderboard's `variant` column prints them, e.g.
+                                  `epochs=2` or `stage3.epochs=2`), or `default` for the plain recipe
     --config-a/--config-b PREFIX  the run's config hash starts with PREFIX (the `[cfg ......]` of the tables)
     --protocol P, --dataset D     both sides (repeat --dataset; default: every dataset both sides have)
 
@@ -16,7 +16,7 @@ dataset's number (its fold rule; pooled LOSO rows pooled), recomputed from the s
 interval and the test come from one paired bootstrap: per replicate the same clusters (subjects on
 subject-independent folds, else videos or clips) are resampled for both sides, within each fold. The interval is
 the percentile interval of the replicated differences; p is two-sided (twice the smaller share of replicates on
-either side of zero; `<1/n` when none crossed). A difference is marked `*` when its interval excludes 0. When A
+either side of zero; `<1/n_boot` when none crossed). A difference is marked `*` when its interval excludes 0. When A
 and B do not hold the same clips on a dataset (another revision, clip limit or skipped clips), that dataset is
 refused with the reason, and the command exits 1.
 
@@ -74,8 +74,12 @@ def recipe_matches(row, items: str | None) -> bool:
         return True
     if items.strip() == "default":
         return row.recipe.variant() == "default"
+    from .recipe import Recipe
+
     have = set(row.recipe.label(hide=()).split(","))
-    return all(i.strip() in have for i in items.split(",") if i.strip())
+    pairs = dict(i.strip().split("=", 1) for i in items.split(",") if i.strip())
+    want = Recipe.parse(pairs).label(hide=()).split(",")      # `epochs=2` and `stage3.epochs=2` alike
+    return all(w in have for w in want if w)
 
 
 def pick(rows, model: str, recipe: str | None, config: str | None, protocol: str | None):
@@ -90,7 +94,7 @@ def pick(rows, model: str, recipe: str | None, config: str | None, protocol: str
 
 
 def _p(c: Comparison) -> str:
-    return f"<{1 / c.n_boot:.0e}" if c.p == 0 else f"{c.p:.3f}"
+    return f"<{1 / c.n_boot:.4g}" if c.p == 0 else f"{c.p:.3f}"
 
 
 def run(store: ResultStore, a: str, b: str, *, recipe_a=None, recipe_b=None, config_a=None, config_b=None,
