@@ -10,8 +10,10 @@ by run-key filters, per side:
     --config-a/--config-b PREFIX  the run's config hash starts with PREFIX (the `[cfg ......]` of the tables)
     --protocol P, --dataset D     both sides (repeat --dataset; default: every dataset both sides have)
 
-Where several rows of a side match, the leaderboard's rule picks one (complete before partial, full data before
-quick looks, then more folds, the newest). Only complete rows are compared. The difference is A - B of the
+Where several rows of a side match, the closest match wins (the fewest recipe items, so `--recipe-b stages=3`
+picks a grid's base variant over `stages=3,arch.fusion_depth=1`), then the leaderboard's rule (complete before
+partial, full data before quick looks, then more folds, the newest). Incomplete rows are compared only on the same folds (the dataset
+column then says which folds); that is not the dataset's number. The difference is A - B of the
 dataset's number (its fold rule; pooled LOSO rows pooled), recomputed from the stored per-clip predictions. The
 interval and the test come from one paired bootstrap: per replicate the same clusters (subjects on
 subject-independent folds, else videos or clips) are resampled for both sides, within each fold. The interval is
@@ -90,7 +92,15 @@ def pick(rows, model: str, recipe: str | None, config: str | None, protocol: str
     by_ds: dict = {}
     for r in sel:
         by_ds.setdefault(r.dataset, []).append(r)
-    return {d: shown_row(rs) for d, rs in by_ds.items()}
+    out = {}
+    for d, rs in by_ds.items():
+        fewest = min(_n_items(r) for r in rs)           # the closest match: no recipe items beyond the filter's
+        out[d] = shown_row([r for r in rs if _n_items(r) == fewest])
+    return out
+
+
+def _n_items(row) -> int:
+    return len([i for i in row.recipe.label().split(",") if i])
 
 
 def _p(c: Comparison) -> str:
@@ -115,15 +125,17 @@ def run(store: ResultStore, a: str, b: str, *, recipe_a=None, recipe_b=None, con
         if ra is rb:
             refused.append(f"{d}: A and B select the same runs ({ra.variant}); give --recipe-a/-b or --config-a/-b")
             continue
-        if not (ra.complete and rb.complete):
-            refused.append(f"{d}: a side is incomplete (folds {sorted(ra.folds_done())} vs {sorted(rb.folds_done())})")
+        if not (ra.complete and rb.complete) and ra.folds_done() != rb.folds_done():
+            refused.append(f"{d}: refused: incomplete rows on different folds ({', '.join(sorted(ra.folds_done()))} "
+                           f"vs {', '.join(sorted(rb.folds_done()))})")
             continue
         try:
             c = compare_rows(ra, rb, n_boot=n_boot, seed=seed)
         except ValueError as e:
             refused.append(f"{d}: refused: {e}")
             continue
-        body.append([d, c.metric.upper(), f"{c.a:.2f}", f"{c.b:.2f}", f"{c.diff:+.2f}" + (" *" if c.significant else ""),
+        part = "" if ra.complete and rb.complete else f" (folds {', '.join(sorted(ra.folds_done()))} only)"
+        body.append([d + part, c.metric.upper(), f"{c.a:.2f}", f"{c.b:.2f}", f"{c.diff:+.2f}" + (" *" if c.significant else ""),
                      f"[{c.low:+.2f}, {c.high:+.2f}]", _p(c), clip_predictions.UNIT_WORDS[c.unit]])
     label_a = " ".join(x for x in (a, recipe_a and f"[{recipe_a}]", config_a and f"cfg {config_a}") if x)
     label_b = " ".join(x for x in (b, recipe_b and f"[{recipe_b}]", config_b and f"cfg {config_b}") if x)
