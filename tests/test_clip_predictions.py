@@ -152,3 +152,18 @@ def test_ablation_tables_mark_significant_differences_to_the_first_line(loso):
     assert lines["stage3.epochs=2"].endswith(" *")                   # worse on every subject
     assert lines["stage3.epochs=3"] == f"{uf1:.2f}"                  # same predictions: no difference
     assert "`*`: differs significantly" in table
+
+
+def test_a_subject_drawn_twice_counts_its_videos_twice():
+    from avfmae.metrics.intervals import Run, bootstrap_rule
+
+    # three subjects with one video of two clips each: A and B right, C wrong (per-video scoring, WAR)
+    clips = ("a1", "a2", "b1", "b2", "c1", "c2")
+    scores = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.4, 0.6], [0.7, 0.3], [0.8, 0.2]])
+    run = Run(clips, np.array([0, 0, 1, 1, 1, 1]), scores, ("A", "A", "B", "B", "C", "C"),
+              ("va", "va", "vb", "vb", "vc", "vc"))
+    point, reps = bootstrap_rule("war", {("f", 0): run}, "mean", n_boot=400, seed=0, num_classes=2)
+    assert point == pytest.approx(200 / 3)
+    # a draw of 3 subjects holds 3 videos (A, A, C -> 2 of 3 right), never 2 merged ones (which would give 50)
+    values = set(np.round(np.unique(reps), 6))
+    assert values <= {0.0, round(100 / 3, 6), round(200 / 3, 6), 100.0} and round(200 / 3, 6) in values
