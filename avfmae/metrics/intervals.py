@@ -61,33 +61,38 @@ def strata(runs: Mapping[tuple, Run], mode: str) -> dict:
 
 
 class _Scorer:
-    """One metric on index subsets of one run (confusion-matrix metrics without groups: a bincount)."""
+    """One metric of one run on a draw of its stratum's clusters (``draw``: how often each unit was drawn).
+    Confusion-matrix metrics without groups: the draw's counts times the per-cluster confusion counts; others:
+    the clips of each drawn cluster repeated as often as it was drawn."""
 
-    def __init__(self, metric: str, run: Run, kwargs: dict):
+    def __init__(self, metric: str, run: Run, units: Sequence, kwargs: dict):
         self.metric, self.run, self.kwargs = metric, run, kwargs
-        self.members: dict = defaultdict(list)
-        for i, c in enumerate(run.clusters):
-            self.members[c].append(i)
-        self.members = {c: np.asarray(v) for c, v in self.members.items()}
+        pos = {c: j for j, c in enumerate(units)}
+        cid = np.array([pos[c] for c in run.clusters], dtype=int)
+        self.order = np.argsort(cid, kind="stable")
+        self.cid_sorted = cid[self.order]
         self.fast = get(metric).from_confusion and run.groups is None
         if self.fast:
-            self.t, self.p = labels_of(run.targets, run.scores)
-            self.k = int(max(self.t.max() + 1, self.p.max() + 1, kwargs.get("num_classes") or 0))
+            t, p = labels_of(run.targets, run.scores)
+            self.k = int(max(t.max() + 1, p.max() + 1, kwargs.get("num_classes") or 0))
+            self.table = np.zeros((len(units), self.k * self.k))
+            np.add.at(self.table, (cid, t * self.k + p), 1)
 
-    def __call__(self, draw: Sequence | None) -> float:
+    def __call__(self, counts: np.ndarray | None) -> float:
         r = self.run
-        if draw is None:
-            idx, tags = np.arange(len(r.targets)), None
-        else:
-            parts = [(j, self.members[c]) for j, c in enumerate(draw) if c in self.members]
-            idx = np.concatenate([m for _, m in parts]) if parts else np.zeros(0, int)
-            tags = np.concatenate([np.full(len(m), j) for j, m in parts]) if parts else np.zeros(0, int)
         if self.fast:
-            cm = np.bincount(self.t[idx] * self.k + self.p[idx], minlength=self.k * self.k).reshape(self.k, self.k)
+            cm = (self.table.sum(0) if counts is None else counts @ self.table).reshape(self.k, self.k)
             return from_confusion([self.metric], cm)[self.metric]
+        if counts is None:
+            idx, copy = np.arange(len(r.targets)), None
+        else:
+            rep = counts[self.cid_sorted]
+            idx = np.repeat(self.order, rep)
+            starts = np.cumsum(rep) - rep
+            copy = np.arange(len(idx)) - np.repeat(starts, rep)    # which draw of its cluster a clip copy is
         groups = None
         if r.groups is not None:
-            groups = [r.groups[i] if tags is None else f"{tags[n]}|{r.groups[i]}" for n, i in enumerate(idx)]
+            groups = [r.groups[i] if copy is None else f"{copy[n]}|{r.groups[i]}" for n, i in enumerate(idx)]
         return compute([self.metric], r.targets[idx], r.scores[idx], groups=groups, **self.kwargs)[self.metric]
 
 
@@ -115,9 +120,11 @@ def _units(*strata_maps: dict) -> dict:
 
 
 def _draws(units: dict, n_boot: int, seed: int):
+    """Per replicate and stratum, how often each unit (cluster) is drawn (n draws with replacement of n)."""
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
-        yield {st: [u[j] for j in rng.integers(0, len(u), len(u))] for st, u in units.items()}
+        yield {st: np.bincount(rng.integers(0, len(u), len(u)), minlength=len(u))
+               for st, u in units.items()}
 
 
 def bootstrap_rule(metric: str, runs: Mapping[tuple, Run], mode: str, *, n_boot: int = 300, seed: int = 0,
@@ -126,8 +133,8 @@ def bootstrap_rule(metric: str, runs: Mapping[tuple, Run], mode: str, *, n_boot:
     if not runs:
         raise ValueError("bootstrap_rule needs at least one run")
     st = strata(runs, mode)
-    scorers = {k: {s: _Scorer(metric, r, kwargs) for s, r in seeds.items()} for k, seeds in st.items()}
     units = _units(st)
+    scorers = {k: {s: _Scorer(metric, r, units[k], kwargs) for s, r in seeds.items()} for k, seeds in st.items()}
     reps = np.array([_value(scorers, d) for d in _draws(units, n_boot, seed)])
     return _value(scorers, None), reps
 
@@ -138,8 +145,8 @@ def paired_bootstrap(metric: str, runs_a: Mapping[tuple, Run], runs_b: Mapping[t
     resampled clusters). Raises when A and B do not hold the same clips per fold."""
     sa, sb = strata(runs_a, mode), strata(runs_b, mode)
     units = _units(sa, sb)
-    sc_a = {k: {s: _Scorer(metric, r, kwargs) for s, r in v.items()} for k, v in sa.items()}
-    sc_b = {k: {s: _Scorer(metric, r, kwargs) for s, r in v.items()} for k, v in sb.items()}
+    sc_a = {k: {s: _Scorer(metric, r, units[k], kwargs) for s, r in v.items()} for k, v in sa.items()}
+    sc_b = {k: {s: _Scorer(metric, r, units[k], kwargs) for s, r in v.items()} for k, v in sb.items()}
     reps = np.array([_value(sc_a, d) - _value(sc_b, d) for d in _draws(units, n_boot, seed)])
     return _value(sc_a, None) - _value(sc_b, None), reps
 
