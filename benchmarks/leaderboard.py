@@ -79,7 +79,10 @@ class Row:
         if name not in self.cis:
             agg = self.metric(name)
             ok = agg is not None and agg.complete
-            self.cis[name] = clip_predictions.interval(self.spec, self.runs, name) if ok else None
+            try:
+                self.cis[name] = clip_predictions.interval(self.spec, self.runs, name) if ok else None
+            except ValueError:   # e.g. the seeds of a fold hold different clips (skipped ones): no interval
+                self.cis[name] = None
         return self.cis[name]
 
     def newest(self) -> str:
@@ -126,7 +129,7 @@ CI_NOTE = (f"Brackets: 95 % bootstrap confidence interval of the number ({clip_p
            "resampled where the folds are subject-independent, else videos (per-video datasets), else clips "
            "(the `CI over` notes and columns say which); each fold is resampled on its own and the fold rule "
            "applied per replicate; pooled (LOSO) rows resample the pooled predictions. ± is the std over folds "
-           "(or seeds). No brackets: results without stored predictions.")
+           "(or seeds). No brackets: results without stored predictions, or seeds of one fold that hold different clips.")
 
 
 def _paper(spec, model: str, metric: str):

@@ -167,3 +167,14 @@ def test_a_subject_drawn_twice_counts_its_videos_twice():
     # a draw of 3 subjects holds 3 videos (A, A, C -> 2 of 3 right), never 2 merged ones (which would give 50)
     values = set(np.round(np.unique(reps), 6))
     assert values <= {0.0, round(100 / 3, 6), round(200 / 3, 6), 100.0} and round(200 / 3, 6) in values
+
+
+def test_seeds_of_a_fold_with_different_clips_get_no_interval_not_a_crash(loso):
+    from benchmarks import leaderboard
+
+    spec, store = loso
+    put_loso(store, spec)
+    put_loso(store, spec, {"s1": LOSO_FOLDS["s1"], "s2": ([2], [2])}, seed=1)     # seed 1 skipped a clip of s2
+    files, problems = leaderboard.render(store)
+    line = next(ln for ln in files["mer.md"].splitlines() if ln.startswith("| LOSO fixture"))
+    assert "[" not in line.split("|")[5] and line.rstrip("|").split("|")[-1].strip() == "–"
