@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from avfmae import metrics as M
+from .clip_predictions import stored_predictions
 from .datasets import registry
 from .plan import fold_weights_sha, identity_init, init_reference, per_fold, template_hash
 from .protocols import get_protocol
@@ -105,6 +106,7 @@ def evaluate_run(key: RunKey) -> dict:
               "protocol": {"name": proto.name, "version": proto.version, "selection": proto.selection,
                            "description": proto.description},
               "config_hash": key.config_hash, "configs": resolved.to_dict()}
+    result["predictions"] = stored_predictions(spec, key.fold, *_columns(preds["selected"]))
     if "last" in preds and preds["last"] is not preds["selected"]:
         result["scores_last"], _ = score(spec, *_columns(preds["last"]))
     if pred.get("epochs"):

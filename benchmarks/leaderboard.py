@@ -22,6 +22,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from avfmae import metrics as M
+from . import clip_predictions
 from .datasets import registry
 from .foldweights import is_per_fold
 from .gridspec import REFERENCE
@@ -44,6 +45,7 @@ class Row:
     recipe: Recipe
     config_hash: str
     runs: dict = field(default_factory=dict)      # (fold, seed) -> result record
+    cis: dict = field(default_factory=dict, repr=False, compare=False)   # metric -> (low, high, unit) | None
 
     @property
     def spec(self):
@@ -80,6 +82,18 @@ class Row:
         seeds = sorted({s for _, s in self.runs})
         return M.aggregate_folds(self.spec.fold_aggregate, name, self.runs, folds=list(self.spec.folds), seeds=seeds)
 
+    def interval(self, name: str) -> tuple | None:
+        """(low, high, unit) of the 95 % bootstrap interval of the row's number for ``name``, from the stored
+        per-clip predictions (seeded, fixed replicate count); None when a result has none or the row is partial."""
+        if name not in self.cis:
+            agg = self.metric(name)
+            ok = agg is not None and agg.complete
+            try:
+                self.cis[name] = clip_predictions.interval(self.spec, self.runs, name) if ok else None
+            except ValueError:   # e.g. the seeds of a fold hold different clips (skipped ones): no interval
+                self.cis[name] = None
+        return self.cis[name]
+
     def newest(self) -> str:
         return max(r.get("created_at", "") for r in self.runs.values())
 
@@ -112,12 +126,20 @@ def shown_row(rows: list[Row]) -> Row | None:
                                     len(r.runs), r.newest(), r.config_hash))
 
 
-def _fmt(agg: M.Aggregate | None, complete_only: bool = True) -> str:
+def _fmt(agg: M.Aggregate | None, complete_only: bool = True, ci: tuple | None = None) -> str:
     if agg is None:
         return "–"
     if complete_only and not agg.complete:
         return f"({agg.n_folds} folds)"
-    return f"{agg.mean:.2f}" + (f" ± {agg.std:.2f}" if agg.std else "")
+    return f"{agg.mean:.2f}" + (f" ± {agg.std:.2f}" if agg.std else "") + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+CI_NOTE = (f"Brackets: 95 % bootstrap confidence interval of the number ({clip_predictions.N_BOOT} replicates, "
+           f"seed {clip_predictions.BOOT_SEED}, percentile), from the stored per-clip predictions: subjects are "
+           "resampled where the folds are subject-independent, else videos (per-video datasets), else clips "
+           "(the `CI over` notes and columns say which); each fold is resampled on its own and the fold rule "
+           "applied per replicate; pooled (LOSO) rows resample the pooled predictions. ± is the std over folds "
+           "(or seeds). No brackets: results without stored predictions, or seeds of one fold that hold different clips.")
 
 
 def _paper(spec, model: str, metric: str):
@@ -162,26 +184,37 @@ def main_table(rows: list[Row]) -> str:
                 continue
             shown[model].append(row)
             agg = row.metric(spec.main_metric)
-            ours = _fmt(agg)
+            ours = _fmt(agg, ci=row.interval(spec.main_metric))
             paper = _paper(spec, model, spec.main_metric)
             if paper is not None and agg is not None and agg.complete:
                 ours += f" (Δ {agg.mean - paper:+.2f})"
             line.append(ours)
         body.append(line)
     text = _header("Main results", plain, "Paper columns: the numbers reported in the paper (HiCMAE is the "
-                   "baseline). Model columns: ours, with the difference to the paper's number for that size.")
+                   "baseline). Model columns: ours, with the difference to the paper's number for that size.\n"
+                   + CI_NOTE)
     heads = ["dataset", "task", "metric"] + [f"paper {m}" for m in PAPER_MODELS] + models
     notes = [f"- {model} on {r.dataset}: {r.protocol}-{r.version}, weights {r.weights or 'random init'}, {r.variant}"
-             for model in models for r in shown[model]]
+             + _ci_unit_note(r) for model in models for r in shown[model]]
     shown_note = ("\n\nEach model cell shows one row of runs (complete before partial, full data before quick "
                   "looks, then more folds, then the newest); `folds.md` lists every row:\n\n" + "\n".join(notes)
                   if notes else "")
     return text + tabulate(body, headers=heads, tablefmt="github") + shown_note + "\n"
 
 
+def _ci_unit(r: Row) -> str:
+    ci = r.interval(r.spec.main_metric)
+    return clip_predictions.UNIT_WORDS[ci[2]] if ci else "–"
+
+
+def _ci_unit_note(r: Row) -> str:
+    return f", CI over {_ci_unit(r)}" if r.interval(r.spec.main_metric) else ""
+
+
 def task_table(rows: list[Row], task: str) -> str:
     sel = [r for r in rows if r.spec.task == task and not r.grid]
-    text = _header(TASK_TITLES[task], sel, "All metrics, mean ± std over folds (seeds averaged within a fold).")
+    text = _header(TASK_TITLES[task], sel, "All metrics, mean ± std over folds (seeds averaged within a fold).\n"
+                   + CI_NOTE)
     if not sel:
         return text + "No results yet.\n"
     body = []
@@ -191,9 +224,10 @@ def task_table(rows: list[Row], task: str) -> str:
         for m in spec.metrics:
             agg = r.metric(m)
             paper = _paper(spec, r.model, m)
-            cells.append(f"{m.upper()} {_fmt(agg)}" + (f" [paper {paper:.2f}]" if paper is not None else ""))
-        body.append([spec.title, r.model, r.variant, f"{r.protocol}-{r.version}", "; ".join(cells)])
-    return text + tabulate(body, headers=["dataset", "model", "variant", "protocol", "metrics"],
+            cells.append(f"{m.upper()} {_fmt(agg, ci=r.interval(m))}"
+                         + (f" [paper {paper:.2f}]" if paper is not None else ""))
+        body.append([spec.title, r.model, r.variant, f"{r.protocol}-{r.version}", "; ".join(cells), _ci_unit(r)])
+    return text + tabulate(body, headers=["dataset", "model", "variant", "protocol", "metrics", "CI over"],
                            tablefmt="github") + "\n"
 
 
@@ -224,6 +258,24 @@ def coverage_table(rows: list[Row]) -> str:
                            tablefmt="github") + "\n"
 
 
+ABLATION_NOTE = (f"`*`: differs significantly from the table's first line on the same clips (paired bootstrap, "
+                 f"{clip_predictions.N_BOOT} replicates, seed {clip_predictions.BOOT_SEED}: the 95 % interval of the "
+                 "difference excludes 0; `python -m benchmarks.compare` prints the numbers). No mark: not "
+                 "significant, or not comparable (incomplete, no stored predictions, other clips).")
+
+
+def _significant(row: Row, ref: Row) -> bool:
+    """Whether ``row`` differs from ``ref`` on the main metric (paired bootstrap CI excludes 0)."""
+    from .compare import compare_rows
+
+    if row is ref or not (row.complete and ref.complete):
+        return False
+    try:
+        return compare_rows(row, ref, n_boot=clip_predictions.N_BOOT, seed=clip_predictions.BOOT_SEED).significant
+    except ValueError:
+        return False
+
+
 def ablation_tables(rows: list[Row]) -> dict[str, str]:
     grids = collections.defaultdict(list)
     for r in rows:
@@ -241,12 +293,15 @@ def ablation_tables(rows: list[Row]) -> dict[str, str]:
             line = [model, variant]
             for d in datasets:
                 match = [r for r in sel if r.dataset == d and r.model == model and r.variant == variant]
+                first = [r for r in sel if r.dataset == d and r.model == variants[0][0] and r.variant == variants[0][1]]
                 cell = _fmt(match[0].metric(registry.get(d).main_metric)) if match else "–"
                 delta = _delta_to_reference(match[0], sel) if match else None
-                line.append(cell + (f" (Δ {delta:+.2f})" if delta is not None else ""))
+                cell += f" (Δ {delta:+.2f})" if delta is not None else ""
+                line.append(cell + (" *" if match and first and _significant(match[0], first[0]) else ""))
             body.append(line)
         heads = ["model", "variant"] + [f"{d} ({registry.get(d).main_metric.upper()})" for d in datasets]
-        out[grid] = _header(f"Ablation: {grid}", sel) + tabulate(body, headers=heads, tablefmt="github") + "\n"
+        out[grid] = _header(f"Ablation: {grid}", sel, ABLATION_NOTE) + tabulate(body, headers=heads,
+                                                                             tablefmt="github") + "\n"
     return out
 
 

@@ -78,6 +78,16 @@ def test_grid_plans_variants_and_runs_only_missing(demo_env, capsys):
     files, _ = leaderboard.render(ResultStore())
     table = files["ablations/tiny.md"]
     assert "arch.fusion_depth=1" in table and "default" not in table.split("|---")[0]
+    # every stored result keeps its per-clip predictions; the audit recomputes each score from them
+    from benchmarks import audit, compare
+    recs = list(ResultStore().iter_results())
+    assert len(recs) == 2 and all(len(r["predictions"]["clips"]) == r["n_test"] > 0 for r in recs)
+    assert audit.main(["--strict"]) == 0
+    # the two variants compared on the same clips of fold2: a markdown table
+    assert compare.main(["avfmae-micro", "avfmae-micro", "--recipe-a", "arch.fusion_depth=1",
+                         "--recipe-b", "stages=3", "--n-boot", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "| demo (folds fold2 only) | UAR" in out, out
 
 
 def test_published_leaderboards_match_the_committed_store():

@@ -270,3 +270,118 @@ def test_bootstrap_interval_by_hand():
     t = np.arange(6, dtype=float)
     lo, hi = M.bootstrap_ci("mae", t, t + 1.0, n_boot=100)
     assert (lo, hi) == (1.0, 1.0)
+
+
+# ----------------------------------------------------------------------------------------------- end to end
+# Tiny datasets registered for the test, scored through evaluate.score, stored with their per-clip predictions,
+# and read back as leaderboard rows (value, std and the 95 % bootstrap interval), all expected values by hand.
+def _hand_ccc(t, p) -> float:
+    """Mean over target columns of 2 cov / (var_t + var_p + (mean_t - mean_p)^2), population moments, percent."""
+    t, p = np.asarray(t, float), np.asarray(p, float)
+    out = []
+    for j in range(t.shape[1]):
+        a, b = t[:, j], p[:, j]
+        cov = np.mean((a - a.mean()) * (b - b.mean()))
+        out.append(2 * cov / (np.mean((a - a.mean()) ** 2) + np.mean((b - b.mean()) ** 2) + (a.mean() - b.mean()) ** 2))
+    return 100 * float(np.mean(out))
+
+
+def _hand_uf1_uar(t, p) -> tuple[float, float]:
+    """UF1: mean F1 over the classes in truth or prediction; UAR: mean recall over the classes in truth."""
+    t, p = np.asarray(t), np.asarray(p)
+    f1 = [2 * np.sum((t == c) & (p == c)) / (np.sum(t == c) + np.sum(p == c)) for c in np.union1d(t, p)]
+    rec = [np.mean(p[t == c] == c) for c in np.unique(t)]
+    return 100 * float(np.mean(f1)), 100 * float(np.mean(rec))
+
+
+def _row(text: str, title: str) -> list[str]:
+    lines = [ln for ln in text.splitlines() if ln.startswith(f"| {title}")]
+    assert len(lines) == 1, text
+    return [c.strip() for c in lines[0].strip("|").split("|")]
+
+
+def _reg_spec():
+    from benchmarks.datasets.spec import DatasetSpec
+    return DatasetSpec(name="reg-fix", title="Regression fixture", task="DEA", labels=("arousal", "valence"),
+                       folds=("f1", "f2"), fold_scheme="subject-independent", metrics=("ccc", "mae"),
+                       main_metric="ccc", regression=True)
+
+
+def test_regression_fixture_scored_by_ccc_end_to_end(tmp_path, monkeypatch):
+    from benchmarks import leaderboard
+    from scoring_fixtures import put_run, use_specs, write_fold
+
+    spec = _reg_spec()
+    store = use_specs(monkeypatch, tmp_path, spec)
+    rng = np.random.default_rng(3)
+    # fold f1 tests subjects A and B (3 clips each), fold f2 subject C; the training subjects are others
+    subjects = {"f1": ["A"] * 3 + ["B"] * 3, "f2": ["C"] * 3}
+    data = {}
+    for fold, subj in subjects.items():
+        t = rng.uniform(-1, 1, (len(subj), 2)).round(3)
+        p = (t + rng.normal(0, 0.4, t.shape)).round(3)
+        clips = [f"{fold}_{i}" for i in range(len(subj))]
+        write_fold(spec, fold, [(c, tuple(x), s) for c, x, s in zip(clips, t, subj)],
+                   [(f"{fold}_tr{i}", (0.0, 0.0), f"D{fold}") for i in range(3)])
+        put_run(store, spec, fold, clips, t.tolist(), p.tolist())
+        data[fold] = (t, p)
+    per_fold = [_hand_ccc(*data[f]) for f in ("f1", "f2")]
+    mae = np.mean([np.mean(np.abs(t - p)) for t, p in data.values()])
+    # subject bootstrap within each fold: f1 draws {A,A}, {A,B}, {B,B} (a duplicated subject leaves CCC as it
+    # is), f2 always {C}; each extreme has 1/4 of the mass, so the 2.5 % / 97.5 % percentiles are the extremes
+    t1, p1 = data["f1"]
+    c_f1 = [_hand_ccc(t1[:3], p1[:3]), _hand_ccc(t1[3:], p1[3:]), per_fold[0]]
+    low, high = (min(c_f1) + per_fold[1]) / 2, (max(c_f1) + per_fold[1]) / 2
+    files, problems = leaderboard.render(store)
+    assert problems == []
+    cells = _row(files["dea.md"], "Regression fixture")
+    assert cells[-1] == "subjects"
+    assert f"CCC {np.mean(per_fold):.2f} ± {np.std(per_fold, ddof=1):.2f} [{low:.2f}, {high:.2f}]" in cells[4], cells
+    assert f"MAE {mae:.2f}" in cells[4]
+    assert low < high
+
+
+def _loso_fix():
+    from benchmarks.datasets.spec import DatasetSpec
+    return DatasetSpec(name="loso-fix", title="LOSO fixture", task="MER", labels=("neg", "pos", "sur"),
+                       folds=("s1", "s2"), fold_scheme="LOSO", metrics=("uf1", "uar"), main_metric="uf1",
+                       fold_aggregate="pool", modalities=("video",))
+
+
+LOSO_FOLDS = {"s1": ([0, 0, 1, 1], [0, 0, 1, 1]),      # subject 1: 4 right
+              "s2": ([2, 2], [2, 0])}                   # subject 2: one of two surprises called negative
+
+
+def put_loso(store, spec, preds=LOSO_FOLDS, **kw):
+    from scoring_fixtures import put_run, write_fold
+
+    eye = np.eye(3) * 0.8 + 0.1
+    for fold, (y, pred) in preds.items():
+        clips = [f"{fold}_{i}" for i in range(len(y))]
+        other = "s2" if fold == "s1" else "s1"
+        write_fold(spec, fold, [(c, t, fold) for c, t in zip(clips, y)], [(f"{other}_x", 0, other)])
+        put_run(store, spec, fold, clips, y, eye[pred].tolist(), **kw)
+
+
+def test_loso_fixture_pooled_end_to_end(tmp_path, monkeypatch):
+    from benchmarks import leaderboard
+    from scoring_fixtures import use_specs
+
+    spec = _loso_fix()
+    store = use_specs(monkeypatch, tmp_path, spec)
+    put_loso(store, spec)
+    t = np.concatenate([LOSO_FOLDS[f][0] for f in ("s1", "s2")])
+    p = np.concatenate([LOSO_FOLDS[f][1] for f in ("s1", "s2")])
+    uf1, uar = _hand_uf1_uar(t, p)                                          # pooled: 82.22 and 83.33
+    s1, s2 = _hand_uf1_uar(*LOSO_FOLDS["s1"]), _hand_uf1_uar(*LOSO_FOLDS["s2"])
+    # pooled subject bootstrap: {s1,s1}, {s1,s2}, {s2,s2}; the extremes carry 1/4 of the mass each
+    lo_f1, hi_f1 = min(uf1, s1[0], s2[0]), max(uf1, s1[0], s2[0])
+    lo_ar, hi_ar = min(uar, s1[1], s2[1]), max(uar, s1[1], s2[1])
+    files, problems = leaderboard.render(store)
+    assert problems == []
+    cells = _row(files["mer.md"], "LOSO fixture")
+    assert cells[4] == f"UF1 {uf1:.2f} [{lo_f1:.2f}, {hi_f1:.2f}]; UAR {uar:.2f} [{lo_ar:.2f}, {hi_ar:.2f}]", cells
+    assert cells[-1] == "subjects"
+    assert (lo_f1, hi_f1) == (pytest.approx(100 / 3), 100.0)
+    # deterministic: rendering twice gives the same tables (seeded bootstrap), so `leaderboard check` is stable
+    assert leaderboard.render(store)[0] == files

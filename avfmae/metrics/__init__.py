@@ -6,6 +6,7 @@
     grouping        per-video scoring (AVCAffe: clips averaged per participant-task before the metric)
     folds           per-fold results -> the dataset's number: mean of folds, or pooled (LOSO)
     predictions     compact per-clip predictions, recompute, bootstrap confidence intervals
+    intervals       bootstrap of a dataset's number under its fold rule (clusters, strata), paired differences
 
 Only numpy and scikit-learn; nothing here imports torch or ``benchmarks``.
 """
