@@ -335,9 +335,11 @@ def claims(rows: list[Row], grid: str) -> list[str]:
             continue
         metric = r.spec.main_metric.upper()
         verdict = "holds" if delta < 0 else "does NOT hold"
+        sig = "significant" if _significant(r, ref) else "not significant"
         out.append(f"{r.dataset}: {ref.recipe.variant()} {metric} {ref.metric(r.spec.main_metric).mean:.2f} vs "
                    f"{r.recipe.variant()} {r.metric(r.spec.main_metric).mean:.2f}: the reference is "
-                   f"{'ahead' if delta < 0 else 'not ahead'} by {-delta:+.2f} -> claim {verdict}")
+                   f"{'ahead' if delta < 0 else 'not ahead'} by {-delta:+.2f} ({sig}, paired bootstrap 95 %) -> "
+                   f"claim {verdict}")
     return out
 
 
