@@ -152,10 +152,15 @@ class Recipe:
         return ",".join(f"{k}={_fmt(v)}" for k, v in sorted(self.flat().items()) if k not in hide)
 
     def variant(self) -> str:
-        """How this run differs from a plain one, for tables: the label without grid, preset, limit and the
-        stage-1/2 data (corpus names are long; the grid file says which)."""
-        hidden = ("grid", "preset", "limit", "weights", "stage1.data", "stage2.data")
-        return self.label(hide=hidden) or "default"
+        """How this run differs from a plain one, for tables: the label without grid, preset, limit, the
+        stage-1/2 data (corpus names are long; the grid file says which) and fields that only change how it
+        runs (threads, progress, ...)."""
+        hidden = ("grid", "preset", "limit", "weights", "stage1.data", "stage2.data",
+                  *(f"{b}.{f}" for b in ("stage1", "stage2", "stage3") for f in RUNTIME_FIELDS))
+        label = self.label(hide=hidden)
+        if self.grid and self.stages == "3":       # in a grid, say which arm trains from its init only
+            label = ",".join(p for p in (label, "stages=3") if p)
+        return label or "default"
 
 
 def applicable(items: Mapping[str, Any]) -> dict:

@@ -71,3 +71,29 @@ def test_check_fails_on_a_truncated_result_file(store, tmp_path):
     diffs = leaderboard.check(store, out)
     assert any(str(path) in d and "not valid JSON" in d for d in diffs), diffs
     assert leaderboard.main(["check", "--out", str(out)]) == 1
+
+
+def test_grid_reference_heads_its_table_and_claims_are_stated_as_measured(store):
+    keys = plan(suite_request("demo", "avfmae-micro"), store).keys       # the claims grid's five arms x 3 folds
+    by_arm = {}
+    for k in keys:
+        arm = "reference" if k.recipe.grid.endswith(":reference") else (
+            dict(k.recipe.stage3).get("modalities") or k.recipe.stages)
+        by_arm.setdefault(arm, []).append(k)
+    assert sorted(by_arm) == ["1+3", "3", "audio", "reference", "video"]
+    uar = {"reference": [70, 80, 90], "3": [30, 40, 50], "1+3": [60, 70, 80], "video": [80, 90, 100],
+           "audio": [65, 70, 75]}
+    for arm, ks in by_arm.items():
+        _put(store, ks, uar[arm], "2026-01-01T00:00:00+00:00")
+    files, _ = leaderboard.render(store)
+    table = [ln for ln in files["ablations/claims.md"].splitlines() if ln.startswith("| avfmae-micro")]
+    assert "reference:" in table[0] and len(table) == 5
+    # deltas to the reference, by hand: mean(3) - mean(reference) = 40 - 80
+    assert any("stages=3 " in ln and "(Δ -40.00)" in ln for ln in table), table
+    assert _main_cell(files).startswith("80.00")      # the main table shows the reference arm
+    rows, _ = leaderboard.collect(store)
+    lines = leaderboard.claims(rows, "claims")
+    verdict = {ln.split(" vs ")[1].split(" ")[0]: ln.rsplit("claim ", 1)[1] for ln in lines}
+    assert len(lines) == 4
+    assert [v for k, v in verdict.items() if k == "stages=3"] == ["holds"]          # 80 > 40
+    assert sum(v == "does NOT hold" for v in verdict.values()) == 1                 # video only: 90 > 80
