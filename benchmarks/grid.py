@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     executor = resolve_executor(args.executor)
     print(f"grid {args.name}: {load(args.name).description}")
     _print_variants(the_plan.runs)
-    print_plan(the_plan, executor)
+    print_plan(the_plan, executor, store)
     if args.dry_run or not the_plan.todo:
         return 0
     from .evaluate import evaluate_run
