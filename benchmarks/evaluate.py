@@ -14,6 +14,7 @@ import numpy as np
 from avfmae import metrics as M
 from .datasets import registry
 from .plan import identity_init, init_reference, template_hash
+from .preflight import check_writable
 from .protocols import get_protocol
 from .recipe import RecipeError, Resolved, resolve, symbolic_source
 from .runkey import RunKey
@@ -78,6 +79,7 @@ def _columns(p: dict) -> tuple:
 def evaluate_run(key: RunKey) -> dict:
     """Run one key to completion and return its result (the executor's job wrapper stores it)."""
     store = ResultStore()
+    check_writable(store)     # a read-only store, work or zoo folder fails here, before any training
     work = store.work_dir(key)
     spec = registry.get(key.dataset)
     proto = get_protocol(key.protocol)

@@ -103,6 +103,19 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _record_failure(store: ResultStore, key: RunKey, error: BaseException) -> None:
+    """Store the failure record; when that write fails too (a read-only store), say so and keep the original
+    error the one that is raised and reported (the second one only as a note)."""
+    try:
+        store.put_failure(key, error)
+    except Exception as second:  # noqa: BLE001 - never let it replace the run's own error
+        note = (f"(the failure record could not be written to {store.failure_path(key)}: "
+                f"{type(second).__name__}: {second})")
+        _say(f"run {key.name}: {note}")
+        if hasattr(error, "add_note"):
+            error.add_note(note)
+
+
 class RunJob(submitit.helpers.Checkpointable):
     """The callable every executor runs: idempotent ``fn(key)`` against the store at ``store_root``.
     Holds only ``fn`` (pickled by reference) and the store path; no run state lives in it."""
@@ -145,7 +158,7 @@ class RunJob(submitit.helpers.Checkpointable):
         try:
             out = self.fn(key)
         except Exception as e:  # SystemExit/KeyboardInterrupt (requeue, cancel) are not failures of the run
-            store.put_failure(key, e)
+            _record_failure(store, key, e)
             raise
         finally:
             if previous is None:
@@ -162,7 +175,7 @@ class RunJob(submitit.helpers.Checkpointable):
         if rec is None:
             err = RuntimeError(f"{key.name}: {getattr(self.fn, '__name__', self.fn)} returned "
                                f"{'None' if out is None else 'a result'} but no valid result is in {store.path(key)}")
-            store.put_failure(key, err)
+            _record_failure(store, key, err)
             raise err
         return rec
 

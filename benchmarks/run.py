@@ -91,9 +91,15 @@ def main(argv=None) -> int:
     print(f"(planned in {time.perf_counter() - t0:.2f} s)")
     if args.dry_run or not the_plan.todo:
         if not args.dry_run:
-            _rebuild(store)
+            return 0 if _rebuild(store) else 1
         return 0
 
+    from .preflight import NotWritable, check_writable
+    try:
+        check_writable(store)
+    except NotWritable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     from .evaluate import evaluate_run
     handles = submit_runs(evaluate_run, the_plan.todo, executor, store=store, array_parallelism=args.parallel,
                           name=f"{suite.name}-{args.model}")
@@ -113,8 +119,8 @@ def finish(handles, store: ResultStore) -> int:
     failed = [h for h in handles if h.exception() is not None]
     for h in failed:
         print(failed_line(h, store), file=sys.stderr)
-    _rebuild(store)
-    return 1 if failed else 0
+    rebuilt = _rebuild(store)
+    return 1 if failed or not rebuilt else 0
 
 
 def failed_line(handle, store: ResultStore) -> str:
@@ -136,10 +142,20 @@ def failed_line(handle, store: ResultStore) -> str:
     return f"FAILED {handle.key.name}: {message} (log: {log})"
 
 
-def _rebuild(store: ResultStore) -> None:
-    from .leaderboard import build
-    out = build(store)
+def _rebuild(store: ResultStore) -> bool:
+    """Rebuild the leaderboards beside the store; a folder that cannot be written is one clear message (the
+    results are stored: `python -m benchmarks.leaderboard build --out DIR` writes the tables elsewhere)."""
+    from .leaderboard import build, default_out
+    try:
+        out = build(store)
+    except OSError as e:
+        print(f"error: the leaderboards could not be written in {default_out(store)}: {e.strerror or e}"
+              f"{f' ({e.filename})' if getattr(e, 'filename', None) else ''}. The results are in the store; "
+              "make that folder writable, or write the tables elsewhere with "
+              "python -m benchmarks.leaderboard build --out DIR", file=sys.stderr)
+        return False
     print(f"leaderboards rebuilt in {out}")
+    return True
 
 
 if __name__ == "__main__":
