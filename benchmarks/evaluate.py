@@ -101,6 +101,8 @@ def evaluate_run(key: RunKey) -> dict:
               "protocol": {"name": proto.name, "version": proto.version, "selection": proto.selection,
                            "description": proto.description},
               "config_hash": key.config_hash, "configs": resolved.to_dict()}
+    skipped = [{"split": split, **clip} for split, clips in (pred.get("skipped") or {}).items() for clip in clips]
+    result["skipped"] = skipped      # clips left out under on_error=skip: clip, file, reason (manifest line)
     if "last" in preds and preds["last"] is not preds["selected"]:
         result["scores_last"], _ = score(spec, *_columns(preds["last"]))
     if pred.get("epochs"):

@@ -119,8 +119,23 @@ def finish(handles, store: ResultStore) -> int:
     failed = [h for h in handles if h.exception() is not None]
     for h in failed:
         print(failed_line(h, store), file=sys.stderr)
+    report_skipped([h.result() for h in handles if h.exception() is None])
     rebuilt = _rebuild(store)
     return 1 if failed or not rebuilt else 0
+
+
+def report_skipped(results: list[dict], show: int = 5) -> int:
+    """Print how many clips the runs skipped (on_error=skip) and the first few; returns the count."""
+    skipped = [(r.get("name", "?"), s) for r in results for s in (r.get("skipped") or [])]
+    if skipped:
+        runs = len({name for name, _ in skipped})
+        print(f"{len(skipped)} clip{'s' * (len(skipped) != 1)} skipped (on_error=skip) in {runs} "
+              f"run{'s' * (runs != 1)}; each result lists them under 'skipped' (clip, file, reason):")
+        for name, s in skipped[:show]:
+            print(f"  {s.get('split', '?')} {s.get('clip')} ({s.get('file')}): {s.get('reason')}")
+        if len(skipped) > show:
+            print(f"  ... and {len(skipped) - show} more")
+    return len(skipped)
 
 
 def failed_line(handle, store: ResultStore) -> str:
