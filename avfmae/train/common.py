@@ -138,6 +138,8 @@ def skipped_of(ds: ClipSet, predicted) -> list[dict]:
     view cache left out; the reason is the logged error where this process saw it."""
     from .viewcache import skipped_clip
 
+    if not isinstance(ds, ClipSet):
+        return []
     known = {s["clip"]: s for s in ds.skipped}
     out = list(ds.cache.skipped) if ds.cache is not None else []
     seen = {s["clip"] for s in out}
