@@ -3,7 +3,7 @@
 The run is the README's main job, made tiny: `benchmarks.run --model avfmae-micro --suite demo --folds fold1`
 (stages 1+2+3, two epochs each, a 36-clip synthetic set), inline, in a subprocess of its own session. First it
 runs once uninterrupted (the reference). Then, in a fresh store, it is started again and again and each start is
-killed (SIGKILL, the whole process group) after a random delay between 0 and 1.2x the reference's duration, until
+killed (SIGKILL, the whole process group) after a random delay between 0 and the reference's duration, until
 a start finishes; a cycle that finishes before N kills are reached is followed by another fresh cycle. After each
 cycle:
 
@@ -165,7 +165,7 @@ def soak(kills: int, seed: int, folder: Path, say=print) -> dict:
         delays, attempt = [], 0
         while True:
             attempt += 1
-            delay = rng.uniform(0.0, 1.2 * t_ref) if done_kills < kills else None
+            delay = rng.uniform(0.0, t_ref) if done_kills < kills else None
             p = start(base, data, attempt)
             try:
                 rc = p.wait(timeout=delay)

@@ -41,3 +41,14 @@ def test_skipped_clip_is_recorded_and_counted(corrupt_demo, capsys, cache):
     assert s["split"] == "test" and s["clip"] == BAD and s["file"] == str(bad)
     assert "test.tsv:4" in s["reason"] and str(bad) in s["reason"]   # the error as logged: the manifest line
     assert "1 clip skipped (on_error=skip) in 1 run" in out and BAD in out
+
+
+def test_probe_records_the_skipped_clip(corrupt_demo, capsys):
+    tmp, bad, n_test = corrupt_demo
+    results = tmp / "runs-probe" / "results"
+    assert run.main(["--model", "avfmae-micro", "--suite", "demo", "--folds", "fold1", "--executor", "inline",
+                     "--protocol", "probe", "--results", str(results)]) == 0
+    (rec,) = list(ResultStore(results).iter_results())
+    assert rec["n_test"] == n_test - 1
+    assert [(s["split"], s["clip"], s["file"]) for s in rec["skipped"]] == [("test", BAD, str(bad))]
+    assert "1 clip skipped (on_error=skip) in 1 run" in capsys.readouterr().out
