@@ -21,8 +21,8 @@ so duplicate submissions, re-submitted grids and requeues are harmless; it store
 ``avfmae.atomic.file_lock`` on ``<work dir>/.run.lock`` while ``fn`` runs; a second process with the same key (two
 identical commands, a re-run while a requeued job still runs) says so, waits, then returns the first one's stored
 result (or trains itself if the first one failed). Only rank 0 takes the lock (``$RANK``/``$SLURM_PROCID`` unset or
-0): the other ranks of a distributed run follow their rank 0 and must not wait on its lock. RunJob is a submitit ``Checkpointable`` whose
-``checkpoint()`` resubmits ONLY the RunKey: on preemption/timeout the requeued job starts ``fn(key)`` afresh, and
+0): the other ranks of a distributed run follow their rank 0 and must not wait on its lock.
+RunJob is a submitit ``Checkpointable`` whose ``checkpoint()`` resubmits ONLY the RunKey: on preemption/timeout the requeued job starts ``fn(key)`` afresh, and
 ``fn`` resumes from its own checkpoint in ``store.work_dir(key)``. Inside a job ``$AVF_RESULTS_DIR`` points at the
 submitting store, so ``ResultStore()`` there is the same store.
 

@@ -1,8 +1,8 @@
 """`python -m benchmarks.soak [--kills N]`: kill a pipeline run with SIGKILL at random points, resume, compare.
 
 The run is the README's main job, made tiny: `benchmarks.run --model avfmae-micro --suite demo --folds fold1`
-(stages 1+2+3, two epochs each, a 36-clip synthetic set), inline, in a subprocess of its own session. First it
-runs once uninterrupted (the reference). Then, in a fresh store, it is started again and again and each start is
+(stages 1+2+3, two epochs each by default, a 36-clip synthetic set), inline, in a subprocess of its own session.
+First it runs once uninterrupted (the reference). Then, in a fresh store, it is started again and again and each start is
 killed (SIGKILL, the whole process group) after a random delay between 0 and the reference's duration, until
 a start finishes; a cycle that finishes before N kills are reached is followed by another fresh cycle. After each
 cycle:
@@ -31,15 +31,18 @@ from pathlib import Path
 
 from avfmae.atomic import TEMP_PATTERN, LockTimeout, file_lock
 
-STAGE_ARGS = ["--set", "epochs=2", "--set", "stage1.epochs=2", "--set", "stage2.epochs=2", "--set", "batch_size=8",
-              "--set", "stage1.batch_size=8", "--set", "stage2.batch_size=8", "--set", "progress=false",
-              "--set", "stage1.progress=false", "--set", "stage2.progress=false"]
+FIXED_ARGS = ["--set", "batch_size=8", "--set", "stage1.batch_size=8", "--set", "stage2.batch_size=8",
+              "--set", "progress=false", "--set", "stage1.progress=false", "--set", "stage2.progress=false"]
+
+
+def stage_args(epochs: int) -> list[str]:
+    return [a for s in ("", "stage1.", "stage2.") for a in ("--set", f"{s}epochs={epochs}")] + FIXED_ARGS
 COMPARED = ("scores", "scores_last", "confusion", "history", "selected_epoch", "n_test", "config_hash", "skipped")
 
 
-def command(results: Path) -> list[str]:
+def command(results: Path, epochs: int) -> list[str]:
     return [sys.executable, "-m", "benchmarks.run", "--model", "avfmae-micro", "--suite", "demo", "--folds",
-            "fold1", "--executor", "inline", "--results", str(results)] + STAGE_ARGS
+            "fold1", "--executor", "inline", "--results", str(results)] + stage_args(epochs)
 
 
 def environment(data: Path, base: Path) -> dict:
@@ -51,10 +54,10 @@ def environment(data: Path, base: Path) -> dict:
     return env
 
 
-def start(base: Path, data: Path, attempt: int) -> subprocess.Popen:
+def start(base: Path, data: Path, attempt: int, epochs: int) -> subprocess.Popen:
     log = open(base / f"attempt-{attempt:03d}.log", "wb")
     try:
-        return subprocess.Popen(command(base / "results"), env=environment(data, base), stdout=log,
+        return subprocess.Popen(command(base / "results", epochs), env=environment(data, base), stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True, cwd=base)
     finally:
         log.close()
@@ -93,7 +96,8 @@ def compare(ref: Path, soak: Path) -> list[str]:
 
     diffs = []
     a, b = stored(ref), stored(soak)
-    diffs += [f"result field {k!r}: reference {a[k]!r:.200} != resumed {b[k]!r:.200}" for k in COMPARED if a[k] != b[k]]
+    diffs += [f"result field {k!r}: reference {a[k]!r:.200} != resumed {b[k]!r:.200}" for k in COMPARED
+              if a[k] != b[k]]
     wa, wb = weights(ref), weights(soak)
     if set(wa) != set(wb):
         diffs.append(f"exported tensors differ in name: {sorted(set(wa) ^ set(wb))[:5]}")
@@ -141,7 +145,7 @@ def leftovers(base: Path) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------- the soak
-def soak(kills: int, seed: int, folder: Path, say=print) -> dict:
+def soak(kills: int, seed: int, folder: Path, epochs: int = 2, say=print) -> dict:
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -150,12 +154,13 @@ def soak(kills: int, seed: int, folder: Path, say=print) -> dict:
     ref = folder / "reference"
     ref.mkdir(exist_ok=True)
     t = time.time()
-    p = start(ref, data, 0)
+    p = start(ref, data, 0, epochs)
     if p.wait() != 0:
         raise RuntimeError(f"the reference run failed; see {ref}/attempt-000.log")
     t_ref = time.time() - t
     say(f"[soak] reference run: {t_ref:.1f} s")
-    report = {"kills_asked": kills, "seed": seed, "reference_s": round(t_ref, 1), "cycles": [], "problems": []}
+    report = {"kills_asked": kills, "seed": seed, "epochs": epochs, "reference_s": round(t_ref, 1), "cycles": [],
+              "problems": []}
     done_kills = 0
     cycle = 0
     while done_kills < kills or cycle == 0:
@@ -166,7 +171,7 @@ def soak(kills: int, seed: int, folder: Path, say=print) -> dict:
         while True:
             attempt += 1
             delay = rng.uniform(0.0, t_ref) if done_kills < kills else None
-            p = start(base, data, attempt)
+            p = start(base, data, attempt, epochs)
             try:
                 rc = p.wait(timeout=delay)
             except subprocess.TimeoutExpired:
@@ -187,6 +192,8 @@ def soak(kills: int, seed: int, folder: Path, say=print) -> dict:
             + ("identical to the reference, nothing left over" if not problems else f"{len(problems)} problems"))
         for line in problems:
             say(f"[soak]   {line}")
+        report["kills"] = done_kills
+        (folder / "soak.json").write_text(json.dumps(report, indent=1) + "\n")   # so far
     report["problems"] += leftovers(ref)
     report["kills"] = done_kills
     report["wall_s"] = round(time.time() - t0, 1)
@@ -200,10 +207,11 @@ def main(argv=None) -> int:
     ap.add_argument("--kills", type=int, default=int(os.environ.get("AVF_SOAK_KILLS", 20)),
                     help="SIGKILLs in all (default 20, or $AVF_SOAK_KILLS)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the kill times")
+    ap.add_argument("--epochs", type=int, default=2, help="epochs of each stage (default 2: kills land mid-stage)")
     ap.add_argument("--dir", type=Path, help="work folder (default: a new temp folder, kept)")
     args = ap.parse_args(argv)
     folder = args.dir or Path(tempfile.mkdtemp(prefix="avf-soak-"))
-    report = soak(args.kills, args.seed, folder)
+    report = soak(args.kills, args.seed, folder, args.epochs, say=lambda m: print(m, flush=True))
     print(f"[soak] {report['kills']} kills in {len(report['cycles'])} cycles, {report['wall_s']} s "
           f"(reference {report['reference_s']} s): "
           + ("PASS: every resumed run equals the reference bit for bit; no temp file, held lock or "
