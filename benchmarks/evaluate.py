@@ -15,6 +15,7 @@ from avfmae import metrics as M
 from .clip_predictions import stored_predictions
 from .datasets import registry
 from .plan import fold_weights_sha, identity_init, init_reference, per_fold, template_hash
+from .preflight import check_writable
 from .protocols import get_protocol
 from .recipe import RecipeError, Resolved, parse_symbolic, resolve, symbolic_heads, symbolic_source
 from .runkey import RunKey
@@ -82,6 +83,7 @@ def _columns(p: dict) -> tuple:
 def evaluate_run(key: RunKey) -> dict:
     """Run one key to completion and return its result (the executor's job wrapper stores it)."""
     store = ResultStore()
+    check_writable(store)     # a read-only store, work or zoo folder fails here, before any training
     work = store.work_dir(key)
     spec = registry.get(key.dataset)
     proto = get_protocol(key.protocol)
@@ -107,6 +109,8 @@ def evaluate_run(key: RunKey) -> dict:
                            "description": proto.description},
               "config_hash": key.config_hash, "configs": resolved.to_dict()}
     result["predictions"] = stored_predictions(spec, key.fold, *_columns(preds["selected"]))
+    skipped = [{"split": split, **clip} for split, clips in (pred.get("skipped") or {}).items() for clip in clips]
+    result["skipped"] = skipped      # clips left out under on_error=skip: clip, file, reason (manifest line)
     if "last" in preds and preds["last"] is not preds["selected"]:
         result["scores_last"], _ = score(spec, *_columns(preds["last"]))
     if pred.get("epochs"):

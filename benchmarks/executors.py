@@ -17,8 +17,12 @@ Executors:
 
 Every job runs ``RunJob(fn, store_root)(key)``. It looks in the store first and returns a stored result at once,
 so duplicate submissions, re-submitted grids and requeues are harmless; it stores what ``fn`` returns (or, if
-``fn`` returns None, expects ``fn`` to have stored it). RunJob is a submitit ``Checkpointable`` whose
-``checkpoint()`` resubmits ONLY the RunKey: on preemption/timeout the requeued job starts ``fn(key)`` afresh, and
+``fn`` returns None, expects ``fn`` to have stored it). One run key trains at most once at a time: RunJob holds
+``avfmae.atomic.file_lock`` on ``<work dir>/.run.lock`` while ``fn`` runs; a second process with the same key (two
+identical commands, a re-run while a requeued job still runs) says so, waits, then returns the first one's stored
+result (or trains itself if the first one failed). Only rank 0 takes the lock (``$RANK``/``$SLURM_PROCID`` unset or
+0): the other ranks of a distributed run follow their rank 0 and must not wait on its lock.
+RunJob is a submitit ``Checkpointable`` whose ``checkpoint()`` resubmits ONLY the RunKey: on preemption/timeout the requeued job starts ``fn(key)`` afresh, and
 ``fn`` resumes from its own checkpoint in ``store.work_dir(key)``. Inside a job ``$AVF_RESULTS_DIR`` points at the
 submitting store, so ``ResultStore()`` there is the same store.
 
@@ -29,11 +33,13 @@ done/running/pending/failed/missing.
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as _dt
 import logging
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -41,6 +47,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import submitit
 from submitit.core.utils import DelayedSubmission
+
+from avfmae.atomic import LockTimeout, file_lock
 
 from .cluster import ClusterProfile, Resources, load_profile
 from .jobstatus import append_record
@@ -77,6 +85,37 @@ def resolve_executor(name: str = "auto") -> str:
 
 
 # ----------------------------------------------------------------------------------------------- the job
+RUN_LOCK = ".run.lock"
+
+
+def is_rank_zero() -> bool:
+    """False in the non-zero ranks of a distributed job ($RANK from torchrun, $SLURM_PROCID from srun)."""
+    for var in ("RANK", "SLURM_PROCID"):
+        value = os.environ.get(var, "").strip()
+        if value and value != "0":
+            return False
+    return True
+
+
+def _say(msg: str) -> None:
+    """To the job's log (stderr) whether or not logging is configured there."""
+    log.info(msg)
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _record_failure(store: ResultStore, key: RunKey, error: BaseException) -> None:
+    """Store the failure record; when that write fails too (a read-only store), say so and keep the original
+    error the one that is raised and reported (the second one only as a note)."""
+    try:
+        store.put_failure(key, error)
+    except Exception as second:  # noqa: BLE001 - never let it replace the run's own error
+        note = (f"(the failure record could not be written to {store.failure_path(key)}: "
+                f"{type(second).__name__}: {second})")
+        _say(f"run {key.name}: {note}")
+        if hasattr(error, "add_note"):
+            error.add_note(note)
+
+
 class RunJob(submitit.helpers.Checkpointable):
     """The callable every executor runs: idempotent ``fn(key)`` against the store at ``store_root``.
     Holds only ``fn`` (pickled by reference) and the store path; no run state lives in it."""
@@ -91,13 +130,35 @@ class RunJob(submitit.helpers.Checkpointable):
         if done is not None:
             log.info("%s: already in the store, not run again", key.name)
             return done
+        if not is_rank_zero():
+            return self._run(store, key)
+        lock = store.work_dir(key) / RUN_LOCK
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(file_lock(lock, timeout=0))
+            except LockTimeout:
+                try:
+                    holder = lock.read_text(encoding="ascii", errors="replace").strip() or "unknown"
+                except OSError:
+                    holder = "unknown"
+                _say(f"run {key.name} is already running in another process (pid {holder}); waiting for it "
+                     f"(lock {lock})")
+                held.enter_context(file_lock(lock))
+                done = store.get(key)
+                if done is not None:
+                    _say(f"run {key.name}: reused the result of the other process")
+                    return done
+                _say(f"run {key.name}: the other process ended without a result; running it here")
+            return self._run(store, key)
+
+    def _run(self, store: ResultStore, key: RunKey) -> dict:
         previous = os.environ.get(RESULTS_ENV)
         os.environ[RESULTS_ENV] = self.store_root
         started = time.time()
         try:
             out = self.fn(key)
         except Exception as e:  # SystemExit/KeyboardInterrupt (requeue, cancel) are not failures of the run
-            store.put_failure(key, e)
+            _record_failure(store, key, e)
             raise
         finally:
             if previous is None:
@@ -114,7 +175,7 @@ class RunJob(submitit.helpers.Checkpointable):
         if rec is None:
             err = RuntimeError(f"{key.name}: {getattr(self.fn, '__name__', self.fn)} returned "
                                f"{'None' if out is None else 'a result'} but no valid result is in {store.path(key)}")
-            store.put_failure(key, err)
+            _record_failure(store, key, err)
             raise err
         return rec
 

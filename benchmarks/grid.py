@@ -49,9 +49,15 @@ def main(argv=None) -> int:
     executor = resolve_executor(args.executor)
     print(f"grid {args.name}: {load(args.name).description}")
     _print_variants(the_plan.runs)
-    print_plan(the_plan, executor)
+    print_plan(the_plan, executor, store)
     if args.dry_run or not the_plan.todo:
         return 0
+    from .preflight import NotWritable, check_writable
+    try:
+        check_writable(store)
+    except NotWritable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     from .evaluate import evaluate_run
     handles = submit_runs(evaluate_run, the_plan.todo, executor, store=store, array_parallelism=args.parallel,
                           name=f"grid-{args.name}")

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import threading
@@ -68,6 +69,28 @@ def read_records(folder: str | os.PathLike) -> dict[str, dict]:
     for rec in rows:
         out[rec["signature"]] = rec
     return out
+
+
+# ----------------------------------------------------------------------------------------------- messages
+_PROGRESS = re.compile(r"\d+%\||\d+(\.\d+)?(it|s)/(s|it)\]|^\s*[\w .-]*:\s*\d+/\d+ \[")
+_ERRORISH = re.compile(r"(Error|Exception|Interrupt|Killed|CANCELLED|DUE TO|error:|FAILED|Timeout|OOM)\b")
+_NOISE = re.compile(r"^(-{5,}|=+|Error stream produced:|Traceback \(most recent call last\):|\^+)$")
+
+
+def last_error_line(text: str, limit: int = 300) -> str:
+    """The last meaningful line of an error text or a job's stderr: progress bars (tqdm, with their carriage
+    returns), separators and blank lines dropped; the last line that names an error if there is one, else the
+    last remaining line."""
+    lines = []
+    for raw in re.split(r"[\r\n]+", str(text)):
+        line = raw.strip()
+        if not line or _PROGRESS.search(line) or _NOISE.match(line):
+            continue
+        lines.append(line)
+    for line in reversed(lines):
+        if _ERRORISH.search(line):
+            return line[:limit]
+    return lines[-1][:limit] if lines else ""
 
 
 # ----------------------------------------------------------------------------------------------- status
@@ -143,7 +166,7 @@ def _local_state(rec: dict) -> tuple[str, str]:
             with open(result, "rb") as f:
                 outcome = pickle.load(f)
             if outcome[0] == "error":
-                return "failed", str(outcome[1]).strip().splitlines()[-1][:300]
+                return "failed", last_error_line(outcome[1])
         except Exception as e:  # noqa: BLE001 - a broken pickle is a failed job, not a crash of `status`
             return "failed", f"unreadable result pickle {result}: {e}"
         return "failed", "job finished but its result is not in the store"
@@ -177,7 +200,7 @@ def run_status(keys: Iterable[RunKey], store: ResultStore | None = None,
         failure = store.failure(k)
         fail_detail = ""
         if failure:
-            fail_detail = (str(failure.get("error", "")).strip().splitlines() or [""])[-1][:300]
+            fail_detail = last_error_line(failure.get("error", ""))
         if rec is None:
             out.append(RunStatus(k, "failed" if failure else "missing", detail=fail_detail))
             continue

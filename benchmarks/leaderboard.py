@@ -426,7 +426,13 @@ def main(argv=None) -> int:
             print(d)
         print(f"{out}: {'up to date' if not diffs else f'{len(diffs)} file(s) differ from the store; run build'}")
         return 1 if diffs else 0
-    print(f"wrote {build(store, out)}")
+    try:
+        print(f"wrote {build(store, out)}")
+    except OSError as e:  # a read-only folder: one clear message, not a traceback
+        print(f"error: cannot write the leaderboards in {out}: {e.strerror or e}"
+              f"{f' ({e.filename})' if getattr(e, 'filename', None) else ''}; make it writable or pass --out DIR",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -38,8 +38,11 @@ def _features(model, spec, fold: str, split: str, cache: Path, modalities) -> tu
     with torch.no_grad():
         for batch in eval_batches(ds, 8, num_workers=min(2, os.cpu_count() or 1)):
             video, audio = blank_modalities(batch["video"], batch["audio"], modalities, silent)
-            keep = [j for j, i in enumerate(batch["index"]) if i not in seen]   # a skipped clip's stand-in
-            seen.update(batch["index"])
+            keep = []
+            for j, i in enumerate(batch["index"]):      # a skipped clip's stand-in repeats its neighbour
+                if int(i) not in seen:
+                    seen.add(int(i))
+                    keep.append(j)
             feats.append(model.forward_features(video, audio).numpy()[keep])
             targets.append(batch["target"].numpy()[keep])
             clips += [batch["clip"][j] for j in keep]
@@ -75,6 +78,17 @@ def run_probe(key: RunKey, resolved, work: Path) -> dict:
         proba = head.predict_proba(test[1])
         scores = np.zeros((len(proba), spec.num_classes))
         scores[:, head.classes_] = proba
+    skipped = {"train": _missing(spec, key.fold, "train", train[0]), "test": _missing(spec, key.fold, "test", test[0])}
     selected = {"clips": test[0], "targets": test[2].tolist(), "probs" if not spec.regression else "outputs":
                 np.asarray(scores).tolist()}
-    return {"predictions": {"selected": selected}}
+    return {"predictions": {"selected": selected}, "skipped": skipped}
+
+
+def _missing(spec, fold: str, split: str, clips) -> list[dict]:
+    """{clip, file, reason} of the split's clips without features (skipped: they could not be read)."""
+    from avfmae.train.sources import load_entries, parse_source
+    from avfmae.train.viewcache import skipped_clip
+
+    have = set(map(str, clips))
+    return [skipped_clip(e, "could not be read (skipped; the run's log names the error and the manifest line)")
+            for e in load_entries([parse_source(spec.split_source(fold, split))]) if e.record.clip not in have]

@@ -26,15 +26,34 @@ from .store import ResultStore
 from .suites import get_suite
 
 
-def print_plan(plan: RunPlan, executor: str) -> None:
-    rows = [[r.key.dataset, r.key.fold, r.key.seed, r.key.protocol, r.key.recipe.label() or "default", r.status,
-             r.key.signature] for r in plan.runs]
+def run_states(plan: RunPlan, store: ResultStore | None) -> dict[str, str]:
+    """State per run signature, from the one source `benchmarks.status` reads (jobstatus.run_status: the store's
+    results and failure records, the job records and the scheduler): a cancelled job, which writes no failure
+    record, counts as failed here as it does there."""
+    states = {r.key.signature: r.status for r in plan.runs}
+    if store is None:
+        return states
+    from .jobstatus import run_status
+
+    for st in run_status([r.key for r in plan.runs if r.status != "done"], store):
+        states[st.key.signature] = st.state
+    return states
+
+
+def print_plan(plan: RunPlan, executor: str, store: ResultStore | None = None) -> None:
+    states = run_states(plan, store)
+    rows = [[r.key.dataset, r.key.fold, r.key.seed, r.key.protocol, r.key.recipe.label() or "default",
+             states[r.key.signature], r.key.signature] for r in plan.runs]
     if rows:
         print(tabulate(rows, headers=["dataset", "fold", "seed", "protocol", "recipe", "status", "run"],
                        tablefmt="github"))
-    c = plan.counts()
+    c: dict[str, int] = {}
+    for state in states.values():
+        c[state] = c.get(state, 0) + 1
+    elsewhere = c.get("running", 0) + c.get("pending", 0)
     print(f"\n{len(plan.runs)} runs: {c.get('done', 0)} done, {c.get('failed', 0)} failed before, "
-          f"{c.get('missing', 0)} to run; executor {executor}")
+          + (f"{elsewhere} running or pending in jobs (not started twice: they share a run lock), " if elsewhere
+             else "") + f"{len(plan.runs) - c.get('done', 0)} to run; executor {executor}")
     for spec, path in plan.absent:
         print(f"absent: {spec.name} ({spec.title}) has no prepared splits at {path}/splits/ -> "
               f"python -m benchmarks.data prepare {spec.name} --raw <your copy of the release>")
@@ -68,14 +87,21 @@ def main(argv=None) -> int:
     except RecipeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print_plan(the_plan, executor)
+    print_plan(the_plan, executor, store)
     print(f"(planned in {time.perf_counter() - t0:.2f} s)")
     if args.dry_run or not the_plan.todo:
         if not args.dry_run:
-            _rebuild(store)
+            ok = _rebuild(store)
             _summary(store, suite)
+            return 0 if ok else 1
         return 0
 
+    from .preflight import NotWritable, check_writable
+    try:
+        check_writable(store)
+    except NotWritable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     from .evaluate import evaluate_run
     handles = submit_runs(evaluate_run, the_plan.todo, executor, store=store, array_parallelism=args.parallel,
                           name=f"{suite.name}-{args.model}")
@@ -117,15 +143,59 @@ def finish(handles, store: ResultStore) -> int:
     wait(handles)
     failed = [h for h in handles if h.exception() is not None]
     for h in failed:
-        print(f"FAILED {h.key.name}: {h.exception()!r} (log: {h.stderr or 'inline'})", file=sys.stderr)
-    _rebuild(store)
-    return 1 if failed else 0
+        print(failed_line(h, store), file=sys.stderr)
+    report_skipped([h.result() for h in handles if h.exception() is None])
+    rebuilt = _rebuild(store)
+    return 1 if failed or not rebuilt else 0
 
 
-def _rebuild(store: ResultStore) -> None:
-    from .leaderboard import build
-    out = build(store)
+def report_skipped(results: list[dict], show: int = 5) -> int:
+    """Print how many clips the runs skipped (on_error=skip) and the first few; returns the count."""
+    skipped = [(r.get("name", "?"), s) for r in results for s in (r.get("skipped") or [])]
+    if skipped:
+        runs = len({name for name, _ in skipped})
+        print(f"{len(skipped)} clip{'s' * (len(skipped) != 1)} skipped (on_error=skip) in {runs} "
+              f"run{'s' * (runs != 1)}; each result lists them under 'skipped' (clip, file, reason):")
+        for name, s in skipped[:show]:
+            print(f"  {s.get('split', '?')} {s.get('clip')} ({s.get('file')}): {s.get('reason')}")
+        if len(skipped) > show:
+            print(f"  ... and {len(skipped) - show} more")
+    return len(skipped)
+
+
+def failed_line(handle, store: ResultStore) -> str:
+    """`FAILED <run>: <last meaningful error line> (log: <path>)`, never the job's whole stderr. A job that ended
+    without writing a failure record (cancelled, killed, timed out) gets one here, so the store, `benchmarks.status`
+    and the next plan all say failed."""
+    from .jobstatus import last_error_line
+
+    exc = handle.exception()
+    message = last_error_line(f"{type(exc).__name__}: {exc}") or type(exc).__name__
+    log = handle.stderr or "inline"
+    if not store.is_done(handle.key) and store.failure(handle.key) is None:
+        try:
+            store.put_failure(handle.key, f"{message}\n(job {handle.job_id or '-'}, log {log})",
+                              job_id=handle.job_id, log=str(log))
+        except OSError as e:
+            print(f"warning: could not record the failure of {handle.key.name} in {store.root}: {e}",
+                  file=sys.stderr)
+    return f"FAILED {handle.key.name}: {message} (log: {log})"
+
+
+def _rebuild(store: ResultStore) -> bool:
+    """Rebuild the leaderboards beside the store; a folder that cannot be written is one clear message (the
+    results are stored: `python -m benchmarks.leaderboard build --out DIR` writes the tables elsewhere)."""
+    from .leaderboard import build, default_out
+    try:
+        out = build(store)
+    except OSError as e:
+        print(f"error: the leaderboards could not be written in {default_out(store)}: {e.strerror or e}"
+              f"{f' ({e.filename})' if getattr(e, 'filename', None) else ''}. The results are in the store; "
+              "make that folder writable, or write the tables elsewhere with "
+              "python -m benchmarks.leaderboard build --out DIR", file=sys.stderr)
+        return False
     print(f"leaderboards rebuilt in {out}")
+    return True
 
 
 if __name__ == "__main__":

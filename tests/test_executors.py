@@ -234,3 +234,69 @@ def test_local_result_pickle_roundtrip_is_plain(tmp_path):
     assert S._local_state(rec) == ("failed", "ValueError: nope")
     (tmp_path / "999999999_0_result.pkl").write_bytes(b"garbage")
     assert S._local_state(rec)[0] == "failed"
+
+
+# ----------------------------------------------------------------------------------------------- one run at a time
+def slow_counted(key):
+    """Records each training in the work dir, then takes long enough for a second process to arrive."""
+    work = ResultStore().work_dir(key)
+    with open(work / "trained", "a") as f:
+        f.write(f"{os.getpid()}\n")
+    time.sleep(1.5)
+    return {"scores": {"uar": 1.0}, "pid": os.getpid()}
+
+
+def _run_in_child(root, key, queue):
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rec = E.RunJob(slow_counted, root)(key)
+    queue.put((os.getpid(), rec["pid"], rec["created_at"], err.getvalue()))
+
+
+def test_same_key_in_two_processes_trains_once_and_the_second_reuses(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    store = ResultStore(tmp_path / "results")
+    key = make_key(5)
+    queue = ctx.Queue()
+    first = ctx.Process(target=_run_in_child, args=(str(store.root), key, queue))
+    first.start()
+    trained = store.work_dir(key) / "trained"
+    deadline = time.time() + 30
+    while not trained.exists() and time.time() < deadline:  # the first one holds the lock and trains
+        time.sleep(0.02)
+    second = ctx.Process(target=_run_in_child, args=(str(store.root), key, queue))
+    second.start()
+    outs = {}
+    for _ in range(2):
+        child, trainer, created, err = queue.get(timeout=60)
+        outs[child] = (trainer, created, err)
+    first.join(10)
+    second.join(10)
+    assert len(trained.read_text().split()) == 1                      # trained exactly once
+    assert outs[first.pid][:2] == outs[second.pid][:2]                 # the second returns the first's result
+    assert outs[second.pid][0] == first.pid
+    assert "already running in another process" in outs[second.pid][2]
+    assert f"(pid {first.pid})" in outs[second.pid][2]
+    assert "reused the result of the other process" in outs[second.pid][2]
+
+
+def test_non_zero_ranks_do_not_take_the_run_lock(tmp_path, monkeypatch):
+    from avfmae.atomic import file_lock
+
+    store = ResultStore(tmp_path / "results")
+    key = make_key(6)
+    with file_lock(store.work_dir(key) / E.RUN_LOCK):        # rank 0 (here: this test) holds the run
+        monkeypatch.setenv("RANK", "1")
+        assert not E.is_rank_zero()
+        rec = E.RunJob(trivial, store.root)(key)            # would wait forever if it took the lock
+        assert rec["scores"] == {"uar": 16.0}
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("SLURM_PROCID", "2")
+    assert not E.is_rank_zero()
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    assert E.is_rank_zero()

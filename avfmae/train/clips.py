@@ -23,7 +23,7 @@ from avfmae.data.manifest import ManifestError, resolve
 from avfmae.data.views import PreprocessConfig, plan_view
 
 from .sources import Entry
-from .viewcache import ViewCache, decode_views, normalise_u8, view_plans
+from .viewcache import ViewCache, decode_views, normalise_u8, skipped_clip, view_plans
 
 log = logging.getLogger("avfmae.train")
 
@@ -53,7 +53,9 @@ class ClipSet(torch.utils.data.Dataset):
         self._video_tf = None
         if cache is not None:  # only cached clips exist
             self.entries = [self.entries[i] for i in cache.index]
-        self.skipped: list[str] = []
+        # {clip, file, reason} of every clip skipped (on_error="skip"): those the cache left out, then those that
+        # failed here (in this process: DataLoader workers keep their own list; `predict` finds those as well)
+        self.skipped: list[dict] = list(cache.skipped) if cache is not None else []
 
     def __len__(self):
         return len(self.entries)
@@ -153,8 +155,10 @@ class ClipSet(torch.utils.data.Dataset):
             if self.on_error == "raise":
                 raise in_manifest(exc, e.record) from None
             # skip: a neighbour stands in (the batch keeps its size); the log names the clip and its manifest line
-            log.warning("skipping %s", in_manifest(exc, e.record))
-            self.skipped.append(e.record.clip)
+            err = in_manifest(exc, e.record)
+            log.warning("skipping %s", err)
+            if all(s["clip"] != e.record.clip for s in self.skipped):
+                self.skipped.append(skipped_clip(e, err))
             return self[((i + 1) % len(self.entries), seed) if seed is not None else (i + 1) % len(self.entries)]
 
 

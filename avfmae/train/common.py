@@ -124,9 +124,31 @@ def predict(ctx: Context, model: torch.nn.Module, ds: ClipSet, regression: bool 
                          t.tolist() if t.dim() else int(t), scores[i].cpu().tolist()))
     if was_training:
         model.train()
-    all_rows = sorted((r for part in gather_objects(ctx.info, rows) for r in part), key=lambda r: r[0])
+    by_index = {}
+    for r in sorted((r for part in gather_objects(ctx.info, rows) for r in part), key=lambda r: r[0]):
+        by_index.setdefault(r[0], r)   # a skipped clip's stand-in repeats its neighbour: counted once
+    all_rows = list(by_index.values())
     key = "outputs" if regression else "probs"
-    return {"clips": [r[1] for r in all_rows], "targets": [r[2] for r in all_rows], key: [r[3] for r in all_rows]}
+    return {"clips": [r[1] for r in all_rows], "targets": [r[2] for r in all_rows], key: [r[3] for r in all_rows],
+            "skipped": skipped_of(ds, by_index)}
+
+
+def skipped_of(ds: ClipSet, predicted) -> list[dict]:
+    """{clip, file, reason} of each clip of `ds` without a prediction (skipped, on_error="skip"), plus those the
+    view cache left out; the reason is the logged error where this process saw it."""
+    from .viewcache import skipped_clip
+
+    if not isinstance(ds, ClipSet):
+        return []
+    known = {s["clip"]: s for s in ds.skipped}
+    out = list(ds.cache.skipped) if ds.cache is not None else []
+    seen = {s["clip"] for s in out}
+    for i, e in enumerate(ds.entries):
+        if i not in predicted and e.record.clip not in seen:
+            out.append(known.get(e.record.clip) or skipped_clip(e, "could not be read (on_error=skip; the run's "
+                                                                    "log names the error)"))
+            seen.add(e.record.clip)
+    return out
 
 
 # -------------------------------------------------------------------------------------------------------- metrics

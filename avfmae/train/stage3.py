@@ -240,6 +240,7 @@ def run_stage3(cfg, work_dir) -> dict:
         "train_clips": len(ds), "val_clips": len(val_entries) if val_entries else 0, "test_clips": len(test_ds),
         "work_dir": str(ctx.work_dir), "config": cfg.to_dict(), "export": None,
         "layer_decay_applied": layer_decay_applied,
+        "skipped": {"train": list(ds.skipped), "test": preds["selected"].get("skipped", [])},
     }
     if cfg.export_tag and ctx.info.is_main and loop.step >= total:
         if selected_state is not None:

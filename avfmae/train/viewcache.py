@@ -65,6 +65,16 @@ def decode_views(entry: Entry, pcfg: PreprocessConfig) -> tuple[torch.Tensor, to
             torch.tensor([v.fbank_frames for v in views], dtype=torch.int32))
 
 
+def skipped_clip(entry: Entry, reason: str | Exception) -> dict:
+    """What a result records of a clip skipped under on_error='skip': the clip, its file, and why (the error,
+    which names the manifest line)."""
+    try:
+        file = str(resolve(entry.root, entry.record.video))
+    except (ManifestError, OSError, TypeError, ValueError):
+        file = str(entry.record.video)
+    return {"clip": entry.record.clip, "file": file, "reason": str(reason)}
+
+
 class _DecodeAll(torch.utils.data.Dataset):
     def __init__(self, entries, pcfg):
         self.entries, self.pcfg = entries, pcfg
@@ -94,9 +104,10 @@ class ViewCache:
     `video` (N, V, T, H, W, 3) uint8, `audio` (N, V, 1, t, mel) float32, `fbank_rows` (N, V) int32; `index[k]` is
     the entry index of row k (bad clips are left out when on_error='skip')."""
 
-    def __init__(self, video, audio, fbank_rows, index, path=None):
+    def __init__(self, video, audio, fbank_rows, index, path=None, skipped=()):
         self.video, self.audio, self.fbank_rows = video, audio, fbank_rows
         self.index = list(index)
+        self.skipped = [dict(s) for s in skipped]    # {clip, file, reason} of each clip left out (on_error=skip)
         self.row_of = {e: k for k, e in enumerate(self.index)}
         self.path = path
 
@@ -112,7 +123,7 @@ class ViewCache:
         if path.is_file():
             try:
                 d = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-                return cls(d["video"], d["audio"], d["fbank_rows"], d["index"].tolist(), path)
+                return cls(d["video"], d["audio"], d["fbank_rows"], d["index"].tolist(), path, d.get("skipped", ()))
             except Exception as e:  # a torn or foreign file: rebuild it
                 log.warning("view cache %s unreadable (%s); rebuilding", path, e)
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +138,7 @@ class ViewCache:
                 if on_error == "raise":
                     raise ClipError(err)
                 log.warning("skipping clip %s", err)
-                bad.append(err)
+                bad.append(skipped_clip(entries[i], err))
                 continue
             rows[i] = views
         index = sorted(rows)
@@ -136,9 +147,9 @@ class ViewCache:
         video = torch.stack([rows[i][0] for i in index])
         audio = torch.stack([rows[i][1] for i in index])
         nfb = torch.stack([rows[i][2] for i in index])
-        blob = {"video": video, "audio": audio, "fbank_rows": nfb, "index": torch.tensor(index)}
+        blob = {"video": video, "audio": audio, "fbank_rows": nfb, "index": torch.tensor(index), "skipped": bad}
         atomic_write(path, lambda f: torch.save(blob, f))
-        return cls(video, audio, nfb, index, path)
+        return cls(video, audio, nfb, index, path, bad)
 
 
-__all__ = ["ViewCache", "view_plans", "decode_views", "normalise_u8"]
+__all__ = ["ViewCache", "view_plans", "decode_views", "normalise_u8", "skipped_clip"]
