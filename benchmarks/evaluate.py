@@ -100,7 +100,10 @@ def evaluate_run(key: RunKey) -> dict:
 
         from .pipeline import train_starting_weights
         train_starting_weights(resolved, store)
-        pred = run_stage3(resolved.configs["stage3"], work)
+        cfg = resolved.configs["stage3"]
+        if cfg.cache and not cfg.cache_dir:   # every arm and fold on the same split decodes its views once
+            cfg = cfg.replace(cache_dir=str(store.view_cache_dir()))
+        pred = run_stage3(cfg, work)
     preds = pred["predictions"]
     scores, confusion = score(spec, *_columns(preds["selected"]))
     result = {"scores": scores, "confusion": confusion, "timings": {"total_s": round(time.time() - t0, 2)},

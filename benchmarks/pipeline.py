@@ -25,7 +25,7 @@ def _locked(folder: Path):
         yield
 
 
-def _stage(stage: str, cfg, tag: str, root: Path) -> str:
+def _stage(stage: str, cfg, tag: str, root: Path, cache_dir: Path) -> str:
     """Run (or reuse) one pipeline stage; returns the zoo reference `<model>.<tag>` of its exported weights."""
     from avfmae import zoo
     from avfmae.train import run_stage1, run_stage2
@@ -34,7 +34,7 @@ def _stage(stage: str, cfg, tag: str, root: Path) -> str:
     with _locked(folder):
         if any(r.tag == tag for r in zoo.tags_for(cfg.model)) and (folder / "done").is_file():
             return f"{cfg.model}.{tag}"
-        cfg = cfg.replace(export_tag=tag, cache_dir=str(root / "view-cache"))
+        cfg = cfg.replace(export_tag=tag, cache_dir=cfg.cache_dir or str(cache_dir))
         (run_stage1 if stage == "stage1" else run_stage2)(cfg, folder)
         (folder / "done").write_text(tag + "\n")
     return f"{cfg.model}.{tag}"
@@ -46,7 +46,7 @@ def train_starting_weights(resolved: Resolved, store: ResultStore | None = None)
     root = Path(store.root).resolve().parent / "pipeline"
     for stage in ("stage1", "stage2"):
         if stage in resolved.configs:
-            _stage(stage, resolved.configs[stage], resolved.tags[stage], root)
+            _stage(stage, resolved.configs[stage], resolved.tags[stage], root, store.view_cache_dir())
 
 
 def ensure_demo_data() -> Path:

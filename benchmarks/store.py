@@ -145,6 +145,11 @@ class ResultStore:
     def failure_path(self, key: RunKey) -> Path:
         return self.root / _safe(key.dataset) / _safe(key.model) / f"{key.signature}.err.json"
 
+    def view_cache_dir(self) -> Path:
+        """Decoded views shared by every run beside this store (`<root>/../view-cache`): a cache file is named by
+        the hash of its clips and preprocessing, so runs on the same split decode it once."""
+        return self.root.resolve().parent / "view-cache"
+
     def work_dir(self, key: RunKey, create: bool = True) -> Path:
         """The run's scratch folder (checkpoints, progress, logs): ``<root>/../work/<signature>``."""
         d = self.root.parent / "work" / key.signature
