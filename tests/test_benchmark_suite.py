@@ -25,7 +25,8 @@ def test_dry_run_lists_runs_and_absent_data(demo_env, capsys):
     assert "absent: mafw-11" in out and "python -m benchmarks.data prepare mafw-11" in out
     assert run.main(["--model", "avfmae-micro", "--suite", "demo", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "3 runs: 0 done, 0 failed before, 3 to run" in out
+    # the claims grid: the reference (1+2+3) and four comparisons, on each of the 3 folds
+    assert "15 runs: 0 done, 0 failed before, 15 to run" in out
 
 
 def test_demo_suite_three_stages_store_and_leaderboard(demo_env, capsys):
@@ -34,8 +35,8 @@ def test_demo_suite_three_stages_store_and_leaderboard(demo_env, capsys):
     assert run.main(args) == 0
     store = ResultStore()
     results = list(store.iter_results())
-    assert len(results) == 1
-    rec = results[0]
+    assert len(results) == 5                            # the five arms on fold1
+    rec = next(r for r in results if r["key"].recipe.grid == "claims:reference")
     assert set(rec["scores"]) == {"uar", "war", "wf1"} and 0 <= rec["scores"]["uar"] <= 100
     assert rec["key"].recipe.stages == "1+2+3" and rec["key"].recipe.preset == "cpu"
     # the resolved stage configs are stored with the result, under the hash the key carries
@@ -48,7 +49,11 @@ def test_demo_suite_three_stages_store_and_leaderboard(demo_env, capsys):
     # a second identical command runs nothing
     capsys.readouterr()
     assert run.main(args) == 0
-    assert "1 runs: 1 done" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "5 runs: 5 done" in out
+    # it ends with the main table, the comparisons and the claims, as measured (one fold of three: not yet)
+    assert "Main table (" in out and "Comparisons (" in out
+    assert out.count("no complete comparison yet") == 4 and "-> claim " not in out
     # leaderboards: built, and --check agrees; a hand edit is caught
     out = leaderboard.default_out(store)
     assert "Synthetic AV demo" in (out / "main.md").read_text()
@@ -57,10 +62,10 @@ def test_demo_suite_three_stages_store_and_leaderboard(demo_env, capsys):
     (out / "main.md").write_text((out / "main.md").read_text() + "edited\n")
     assert leaderboard.main(["check", "--out", str(out)]) == 1
     assert status.main(["demo", "--all"]) == 0
-    assert "1 done" in capsys.readouterr().out
+    assert "5 done" in capsys.readouterr().out
     # status given the run's options sees the run as done (it planned without preset/stages before: "missing")
     assert status.main(["demo", "--model", "avfmae-micro", "--folds", "fold1", "--all"] + TINY_RUN) == 0
-    assert "1 done, 0 running, 0 pending, 0 failed, 0 missing (1 runs)" in capsys.readouterr().out
+    assert "5 done, 0 running, 0 pending, 0 failed, 0 missing (5 runs)" in capsys.readouterr().out
 
 
 def test_grid_plans_variants_and_runs_only_missing(demo_env, capsys):
@@ -80,7 +85,7 @@ def test_grid_plans_variants_and_runs_only_missing(demo_env, capsys):
     assert "arch.fusion_depth=1" in table and "default" not in table.split("|---")[0]
     # every stored result keeps its per-clip predictions; the audit recomputes each score from them
     from benchmarks import audit, compare
-    recs = list(ResultStore().iter_results())
+    recs = list(ResultStore().iter_results(where=lambda r: r["key"].recipe.grid == "tiny"))
     assert len(recs) == 2 and all(len(r["predictions"]["clips"]) == r["n_test"] > 0 for r in recs)
     assert audit.main(["--strict"]) == 0
     # the two variants compared on the same clips of fold2: a markdown table
