@@ -17,7 +17,8 @@ from .datasets import registry
 from .plan import fold_weights_sha, identity_init, init_reference, per_fold, template_hash
 from .preflight import check_writable
 from .protocols import get_protocol
-from .recipe import RecipeError, Resolved, parse_symbolic, resolve, symbolic_heads, symbolic_source
+from .recipe import RecipeError
+from .resolve import Resolved, parse_symbolic, resolve, symbolic_heads, symbolic_source
 from .runkey import RunKey
 from .store import ResultStore
 

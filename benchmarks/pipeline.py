@@ -2,10 +2,10 @@
 
 A recipe asks for this with `stages` ("1+3" or "1+2+3"; "3" fine-tunes the given weights or a random init), plus
 optional `stage1.<field>` / `stage2.<field>` config items and `arch.<field>` model changes (ablations); the
-planner resolves the stage configs (benchmarks.recipe). By default stage 1 pre-trains on the fold's training split
+planner resolves the stage configs (benchmarks.resolve). By default stage 1 pre-trains on the fold's training split
 (labels unused) and stage 2 injects labels from the same split, so no test subject's label is ever seen;
 `stage1.data` / `stage2.data` point them at other corpora. Each pre-training is exported under a zoo tag that is
-the hash of its config (`recipe.pipeline_tag`), cached under `<store>/../pipeline/<tag>/` and shared by every run
+the hash of its config (`resolve.pipeline_tag`), cached under `<store>/../pipeline/<tag>/` and shared by every run
 that needs the same one; a file lock makes concurrent jobs wait instead of training it twice.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from avfmae.atomic import file_lock
 
-from .recipe import Resolved
+from .resolve import Resolved
 from .store import ResultStore
 
 

@@ -16,7 +16,8 @@ from .datasets import registry
 from .datasets.spec import DatasetSpec
 from .foldweights import FoldWeightsError, fold_reference, identity_marker, is_per_fold
 from .protocols import get_protocol
-from .recipe import Recipe, RecipeError, resolve, symbolic_source
+from .recipe import Recipe, RecipeError
+from .resolve import resolve, symbolic_source
 from .runkey import RunKey
 from .store import ResultStore
 

@@ -38,7 +38,7 @@ class RunKey:
     fold: str                   # DatasetSpec.folds entry (ints are accepted and stored as str)
     seed: int = 0
     recipe: Recipe = Recipe()   # a Recipe, or its flat dict form
-    config_hash: str = ""       # benchmarks.recipe.Resolved.config_hash of the stage configs the run uses
+    config_hash: str = ""       # benchmarks.resolve.Resolved.config_hash of the stage configs the run uses
 
     def __post_init__(self):
         for f in ("model", "weights_sha", "dataset", "dataset_revision", "protocol", "protocol_version"):

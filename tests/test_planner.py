@@ -5,7 +5,7 @@ import pytest
 
 from benchmarks import grid as grid_cli
 from benchmarks import run, status
-from benchmarks.gridspec import Grid, available, load
+from benchmarks.gridspec import available, load
 from benchmarks.plan import plan
 from benchmarks.recipe import Recipe, RecipeError
 from benchmarks.request import grid_request, suite_request
