@@ -42,6 +42,8 @@ from typing import Any, Callable, Iterable, Sequence
 import submitit
 from submitit.core.utils import DelayedSubmission
 
+from avfmae.train.distributed import launch_rank
+
 from .cluster import ClusterProfile, Resources, load_profile
 from .jobstatus import append_record
 from .runkey import RunKey
@@ -86,6 +88,8 @@ class RunJob(submitit.helpers.Checkpointable):
         self.store_root = os.path.abspath(store_root)  # jobs may start in another working directory
 
     def __call__(self, key: RunKey) -> dict:
+        if launch_rank() != 0:   # a data-parallel job's other ranks: no lock, no store writes (see _follow)
+            return self._follow(key)
         store = ResultStore(self.store_root)
         done = store.get(key)
         if done is not None:
@@ -117,6 +121,17 @@ class RunJob(submitit.helpers.Checkpointable):
             store.put_failure(key, err)
             raise err
         return rec
+
+    def _follow(self, key: RunKey) -> dict:
+        """Rank > 0 of a data-parallel job (tasks_per_node > 1): trains with rank 0 inside ``fn`` but takes no
+        lock and stores nothing; rank 0 does both. It reads the store first, as rank 0 does, so both skip a
+        finished run alike. submitit returns rank 0's result as the job's."""
+        done = ResultStore(self.store_root).get(key)
+        if done is not None:
+            return done
+        os.environ[RESULTS_ENV] = self.store_root
+        out = self.fn(key)
+        return dict(out) if out is not None else {}
 
     def checkpoint(self, key: RunKey, *args: Any, **kwargs: Any) -> DelayedSubmission:
         """On preemption/timeout: requeue with the RunKey only; the run resumes from its work dir."""

@@ -7,37 +7,78 @@ planner resolves the stage configs (benchmarks.recipe). By default stage 1 pre-t
 `stage1.data` / `stage2.data` point them at other corpora. Each pre-training is exported under a zoo tag that is
 the hash of its config (`recipe.pipeline_tag`), cached under `<store>/../pipeline/<tag>/` and shared by every run
 that needs the same one; a file lock makes concurrent jobs wait instead of training it twice.
+
+Data-parallel jobs (several tasks): the process group is formed FIRST, then only rank 0 takes the lock and checks
+"already done?", and tells the other ranks (a broadcast); all ranks then train the stage together, and rank 0
+marks it done after a barrier. While another job holds the lock, rank 0 retries every `LOCK_POLL_S` seconds and
+the ranks meet in one short collective per try, so no collective waits for the lock (and none times out).
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from avfmae.atomic import file_lock
+from avfmae.atomic import LockTimeout, file_lock
 
 from .recipe import Resolved
 from .store import ResultStore
 
 
+log = logging.getLogger(__name__)
+LOCK_POLL_S = 10.0
+
+
+def _is_done(model: str, tag: str, folder: Path) -> bool:
+    from avfmae import zoo
+
+    return any(r.tag == tag for r in zoo.tags_for(model)) and (folder / "done").is_file()
+
+
 @contextmanager
-def _locked(folder: Path):
-    with file_lock(folder / ".lock"):
+def _rank0_lock(info, folder: Path):
+    """Rank 0 holds the folder's lock for the block; the other ranks wait with it, one collective per try."""
+    from avfmae.train.distributed import broadcast_object
+
+    with contextlib.ExitStack() as stack:
+        waited = False
+        while True:
+            got = False
+            if info.is_main:
+                try:
+                    stack.enter_context(file_lock(folder / ".lock", timeout=0.0))
+                    got = True
+                except LockTimeout:
+                    got = False
+            if broadcast_object(info, got):
+                break
+            if not waited:
+                log.info("%s is locked by another job (training it); waiting", folder)
+                waited = True
+            time.sleep(LOCK_POLL_S)
         yield
 
 
 def _stage(stage: str, cfg, tag: str, root: Path) -> str:
     """Run (or reuse) one pipeline stage; returns the zoo reference `<model>.<tag>` of its exported weights."""
-    from avfmae import zoo
     from avfmae.train import run_stage1, run_stage2
+    from avfmae.train.distributed import barrier, broadcast_object, init_distributed
 
+    info = init_distributed(cfg.device, cfg.threads, cfg.dist_timeout_s)   # before any lock: see the docstring
     folder = root / tag
-    with _locked(folder):
-        if any(r.tag == tag for r in zoo.tags_for(cfg.model)) and (folder / "done").is_file():
-            return f"{cfg.model}.{tag}"
+    ref = f"{cfg.model}.{tag}"
+    with _rank0_lock(info, folder):
+        if broadcast_object(info, _is_done(cfg.model, tag, folder) if info.is_main else None):
+            return ref
         cfg = cfg.replace(export_tag=tag, cache_dir=str(root / "view-cache"))
         (run_stage1 if stage == "stage1" else run_stage2)(cfg, folder)
-        (folder / "done").write_text(tag + "\n")
-    return f"{cfg.model}.{tag}"
+        barrier(info, f"{stage} {tag} trained")
+        if info.is_main:
+            (folder / "done").write_text(tag + "\n")
+    barrier(info, f"{stage} {tag} marked done")
+    return ref
 
 
 def train_starting_weights(resolved: Resolved, store: ResultStore | None = None) -> None:

@@ -46,7 +46,7 @@ class Context:
 
 
 def setup(cfg, work_dir: str | os.PathLike) -> Context:
-    info = init_distributed(cfg.device, cfg.threads)
+    info = init_distributed(cfg.device, cfg.threads, cfg.dist_timeout_s)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     spec = zoo.get_spec(cfg.model)
