@@ -289,8 +289,8 @@ class TrainLoop:
                         values.append(value)
                         if not finite and bad is None:
                             bad = (value, shard, batch)
-                        for k, v in logs.items():
-                            sums[k] = sums.get(k, 0.0) + float(v)
+                        for k, v in logs.items():       # the step's mean over its micro-batches
+                            sums[k] = sums.get(k, 0.0) + float(v) / len(micro)
                     flags = torch.tensor([1.0 if bad else 0.0, 1.0 if self._signal else 0.0])
                     flags = all_reduce_sum(self.info, flags)
                     if flags[0] > 0:
