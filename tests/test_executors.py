@@ -234,3 +234,24 @@ def test_local_result_pickle_roundtrip_is_plain(tmp_path):
     assert S._local_state(rec) == ("failed", "ValueError: nope")
     (tmp_path / "999999999_0_result.pkl").write_bytes(b"garbage")
     assert S._local_state(rec)[0] == "failed"
+
+
+def test_profile_stage_tables_and_one_task_per_gpu():
+    from benchmarks.cluster import Resources, parse_profile
+
+    prof = parse_profile({"gpus_per_node": 1, "timeout_min": 60, "protocols": {"paper": {"timeout_min": 600}},
+                          "stages": {"stage1": {"nodes": 2, "gpus_per_node": 4, "timeout_min": 2880},
+                                     "stage3": {"gpus_per_node": 1}}}, source="site.toml")
+    s1 = prof.resources("paper", stage="stage1")
+    assert (s1.nodes, s1.gpus_per_node, s1.tasks_per_node, s1.timeout_min) == (2, 4, 4, 2880)
+    s3 = prof.resources("paper", stage="stage3")
+    assert (s3.nodes, s3.gpus_per_node, s3.tasks_per_node, s3.timeout_min) == (1, 1, 1, 600)
+    # 4 GPUs and the default single task: one task per GPU is derived, not a run on cuda:0 only
+    assert Resources(gpus_per_node=4).tasks_per_node == 4
+    assert Resources(gpus_per_node=4).merged(gpus_per_node=2).tasks_per_node == 2
+    with pytest.raises(ValueError, match="tasks_per_node = 2 with gpus_per_node = 4"):
+        Resources(gpus_per_node=4, tasks_per_node=2)
+    with pytest.raises(ValueError, match=r"site.toml: \[stages.stage9\]"):
+        parse_profile({"stages": {"stage9": {"nodes": 2}}}, source="site.toml")
+    with pytest.raises(ValueError, match=r"\[stages.stage1\].*unknown keys \['gpus'\]"):
+        parse_profile({"stages": {"stage1": {"gpus": 2}}}, source="site.toml")
