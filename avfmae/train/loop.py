@@ -17,7 +17,8 @@ checkpoint (`checkpoint_every`, epoch ends, the end).
 Non-finite loss: the step, the shard and the clip ids are named in the NonFiniteLoss error, and the offending batch
 is saved to <work_dir>/nonfinite-step<S>-rank<R>.pt.
 
-Test hooks (environment): AVF_TRAIN_KILL_AT_STEP=k sends SIGKILL to this process once k steps are done;
+Test hooks (environment): AVF_TRAIN_KILL_AT_STEP=k sends SIGKILL to this process once k steps are done (only in
+rank AVF_TRAIN_KILL_RANK when that is set);
 AVF_TRAIN_SIGNAL_AT_STEP=k:NAME sends it the signal NAME (e.g. SIGTERM) once k steps are done.
 """
 from __future__ import annotations
@@ -206,7 +207,8 @@ class TrainLoop:
 
     def _test_hooks(self) -> None:
         kill = os.environ.get("AVF_TRAIN_KILL_AT_STEP")
-        if kill and int(kill) == self.step:
+        only = os.environ.get("AVF_TRAIN_KILL_RANK")
+        if kill and int(kill) == self.step and (only is None or int(only) == self.info.rank):
             os.kill(os.getpid(), signal.SIGKILL)
         sig = os.environ.get("AVF_TRAIN_SIGNAL_AT_STEP")
         if sig:
