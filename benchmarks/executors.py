@@ -232,23 +232,27 @@ def _default_folder(store: ResultStore, name: str | None) -> Path:
     return store.root.parent / "submitit" / (name or f"runs-{stamp}")
 
 
-def _resources_for(protocol: str, resources: Resources | dict | None, profile: ClusterProfile) -> Resources:
+def _resources_for(protocol: str, resources: Resources | dict | None, profile: ClusterProfile,
+                   stage: str | None = None) -> Resources:
     if isinstance(resources, Resources):
         return resources
-    return profile.resources(protocol, **(resources or {}))
+    return profile.resources(protocol, stage=stage, **(resources or {}))
 
 
 def submit_runs(fn: Callable[[RunKey], Any], keys: Iterable[RunKey], executor: str = "auto", *,
                 resources: Resources | dict | None = None, array_parallelism: int | None = None,
                 folder: str | os.PathLike | None = None, store: ResultStore | None = None,
                 profile: ClusterProfile | None = None, name: str | None = None,
-                skip_done: bool = True) -> list[RunHandle]:
+                skip_done: bool = True, prepare: Callable | None = None) -> list[RunHandle]:
     """Run ``fn(key)`` for every key; one handle per key, in input order.
 
     resources: a Resources, or a dict of overrides on the profile's per-protocol resources (default: the
     profile from ``$AVF_CLUSTER_PROFILE`` or the built-in one). array_parallelism: at most this many run at
     once (local and slurm). folder: submitit logs + ``jobs.jsonl`` (default ``<store>/../submitit/<name>``).
-    skip_done: keys already in the store get a finished handle without any job."""
+    skip_done: keys already in the store get a finished handle without any job. prepare (slurm only):
+    ``prepare(keys, profile, folder, store, name) -> {key: "afterok:<job id>"}`` submits the jobs some runs must wait
+    for (``benchmarks.pipeline.submit_starting_weights``: shared stage-1/2 training with its stage's resources);
+    those runs are submitted with that dependency and the profile's [stages.stage3] resources."""
     kind = resolve_executor(executor)
     store = store or ResultStore()
     keys = list(keys)
@@ -274,11 +278,14 @@ def submit_runs(fn: Callable[[RunKey], Any], keys: Iterable[RunKey], executor: s
         else:
             folder_path = Path(folder) if folder is not None else _default_folder(store, name)
             folder_path.mkdir(parents=True, exist_ok=True)
-            by_protocol: dict[str, list[RunHandle]] = collections.defaultdict(list)
+            after = prepare(todo, profile, folder_path, store, name or "avf") if (prepare and kind == "slurm") else {}
+            by_protocol: dict[tuple, list[RunHandle]] = collections.defaultdict(list)
             for k in todo:
-                by_protocol[k.protocol].append(handles[k])
-            for protocol, group in by_protocol.items():
-                res = _resources_for(protocol, resources, profile)
+                by_protocol[(k.protocol, after.get(k))].append(handles[k])
+            for (protocol, dependency), group in by_protocol.items():
+                res = _resources_for(protocol, resources, profile, "stage3" if after else None)
+                if dependency:
+                    res = res.merged(additional={**dict(res.additional), "dependency": dependency})
                 if array_parallelism is not None:
                     res = res.merged(array_parallelism=array_parallelism)
                 if kind == "local":

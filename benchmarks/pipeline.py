@@ -95,3 +95,58 @@ def ensure_demo_data() -> Path:
     from .datasets import synth
 
     return synth.ensure()
+
+
+# --------------------------------------------------------------------------------------- dependent SLURM jobs
+class StartingWeightsJob:
+    """A SLURM job that trains (or finds) the stage-1/2 weights of one run key: submitted once per distinct set
+    of pipeline tags, with the profile's [stages.stage1] (or stage2) resources, before the stage-3 array."""
+
+    def __init__(self, store_root: str):
+        self.store_root = str(store_root)
+
+    def __call__(self, key) -> str:
+        from .evaluate import resolve_key
+
+        store = ResultStore(self.store_root)
+        resolved = resolve_key(key, store.work_dir(key))
+        train_starting_weights(resolved, store)
+        return ",".join(f"{s}={t}" for s, t in sorted(resolved.tags.items()))
+
+    def checkpoint(self, key, *args, **kwargs):   # submitit: requeue on preemption; training resumes
+        from submitit.core.utils import DelayedSubmission
+        return DelayedSubmission(StartingWeightsJob(self.store_root), key)
+
+
+def submit_starting_weights(keys, profile, folder: Path, store: ResultStore, name: str = "avf") -> dict:
+    """Submit one job per distinct stage-1/2 pipeline among `keys` (skipping those already trained); returns
+    {key: "afterok:<job id>"} for the keys whose stage-3 job must wait for it."""
+    import submitit
+
+    from avfmae import zoo
+
+    from .evaluate import resolve_key
+
+    root = Path(store.root).resolve().parent / "pipeline"
+    groups: dict[tuple, list] = {}
+    for key in keys:
+        resolved = resolve_key(key, store.work_dir(key))
+        tags = tuple(sorted(resolved.tags.items()))
+        if not tags:
+            continue
+        model = next(iter(resolved.configs.values())).model
+        if all(_is_done(model, t, root / t) for _, t in tags):
+            continue
+        groups.setdefault(tags, []).append(key)
+    deps: dict = {}
+    for tags, group in groups.items():
+        stage = "stage1" if any(s == "stage1" for s, _ in tags) else "stage2"
+        res = profile.resources(group[0].protocol, stage=stage)
+        ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
+        ex.update_parameters(name=f"{name}-{stage}", **res.to_submitit("slurm"))
+        job = ex.submit(StartingWeightsJob(str(store.root)), group[0])
+        log.info("submitted %s (%s) as job %s with %d node(s) x %d task(s); %d run(s) wait for it", stage,
+                 ", ".join(t for _, t in tags), job.job_id, res.nodes, res.tasks_per_node, len(group))
+        for k in group:
+            deps[k] = f"afterok:{job.job_id}"
+    return deps

@@ -89,13 +89,18 @@ def test_two_task_pipeline_run_through_submitit_finishes(slurm_cluster, tmp_path
     use_env(monkeypatch, tmp_path)
     tiny_demo(tmp_path / "data")
     profile = tmp_path / "cluster.toml"
-    profile.write_text("cpus_per_task = 1\ntasks_per_node = 2\ntimeout_min = 30\n")
+    profile.write_text("cpus_per_task = 1\ntasks_per_node = 2\ntimeout_min = 30\n[stages.stage1]\ntimeout_min = 20\n")
     monkeypatch.setenv("AVF_CLUSTER_PROFILE", str(profile))
     from benchmarks import run
 
     args = ["--model", "avfmae-micro", "--suite", "demo", "--folds", "fold3", "--executor", "slurm",
             "--set", "stages=1+3"] + TINY_RUN
     assert run.main(args) == 0
+    # stage 1 ran as its own job with its stage's resources; the stage-3 job waited for it (afterok)
+    scripts = {p: p.read_text() for p in (tmp_path / "runs" / "submitit").rglob("*_submission.sh")}
+    s1_jobs = [t for t in scripts.values() if "-stage1" in t]
+    assert len(s1_jobs) == 1 and "--time=20" in s1_jobs[0], list(scripts)
+    assert any("--dependency=afterok:" in t and "-stage1" not in t for t in scripts.values()), list(scripts)
     logs = "".join(p.read_text(errors="replace") for p in (tmp_path / "runs" / "submitit").rglob("*.err"))
     assert logs.count("waiting for 2 ranks") >= 2, logs[-3000:]     # both ranks joined one group
     pipe = tmp_path / "runs" / "pipeline"
