@@ -207,6 +207,8 @@ class RunHandle:
     def result(self, timeout: float | None = None) -> dict:
         self.wait(timeout)
         if self._job is not None and self._state is None:
+            if getattr(self._job, "num_tasks", 1) > 1:      # a data-parallel job: rank 0's result is the run's
+                return self._job.results()[0]
             return self._job.result()
         if self._exception is not None:
             raise self._exception

@@ -255,3 +255,25 @@ def test_profile_stage_tables_and_one_task_per_gpu():
         parse_profile({"stages": {"stage9": {"nodes": 2}}}, source="site.toml")
     with pytest.raises(ValueError, match=r"\[stages.stage1\].*unknown keys \['gpus'\]"):
         parse_profile({"stages": {"stage1": {"gpus": 2}}}, source="site.toml")
+
+
+def two_rank_sum(key):
+    """Joins the job's process group (gloo) and sums the ranks: 0 + 1 = 1 when both tasks form one group."""
+    import torch
+    from avfmae.train.distributed import all_reduce_sum, init_distributed
+
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    info = init_distributed("cpu", 1, 60)
+    total = all_reduce_sum(info, torch.tensor([float(info.rank)]))
+    return {"scores": {"uar": float(total.item())}, "world": info.world_size, "pid": os.getpid()}
+
+
+def test_local_executor_two_tasks_train_as_one_group_and_rank0_stores(tmp_path):
+    store = ResultStore(tmp_path / "results")
+    key = make_key(5)
+    [h] = E.submit_runs(two_rank_sum, [key], "local", store=store, folder=tmp_path / "logs",
+                        resources={"timeout_min": 5, "tasks_per_node": 2})
+    E.wait([h], timeout=180)
+    rec = store.get(key)
+    assert rec["scores"] == {"uar": 1.0} and rec["world"] == 2        # one group of 2, not 2 groups of 1
+    assert h.result()["scores"] == {"uar": 1.0}
