@@ -118,3 +118,14 @@ def test_two_task_pipeline_run_through_submitit_finishes(slurm_cluster, tmp_path
     _assert_close(_params(tmp_path / "one"), _params(s1))
     results = list((tmp_path / "runs" / "results").rglob("*.json"))
     assert results, "no result stored"
+
+
+def test_sbatch_two_tasks_without_srun_fails_at_once_with_the_fix(slurm_cluster, tmp_path):  # noqa: F811
+    data = tiny_demo(tmp_path / "data")
+    cfg = tiny_stage1(data, cache_dir=str(tmp_path / "cache"))
+    script = _script(tmp_path, cfg, tmp_path / "w")
+    script.write_text(script.read_text().replace("srun --kill-on-bad-exit=1 ", ""))     # the batch shell itself
+    code, elapsed = _sbatch_wait(script, tmp_path / "nosrun.out", timeout=300)
+    log = (tmp_path / "nosrun.out").read_text()
+    assert code != 0 and "NotInJobStep" in log and "srun python -m avfmae.train" in log, log[-2000:]
+    assert elapsed < 120, elapsed
