@@ -21,6 +21,18 @@ runs on any SLURM cluster, the CI one included, but trains slowly. A real site w
     [protocols.linear]
     timeout_min = 60
 
+    [stages.stage1]                      # pre-training in a pipeline run: 2 nodes x 4 GPUs (8 ranks)
+    nodes = 2
+    gpus_per_node = 4                    # tasks_per_node follows: one task per GPU
+    timeout_min = 2880
+    [stages.stage3]                      # each fine-tuning run of the array: 1 GPU
+    gpus_per_node = 1
+
+Resolution order: the defaults, then the protocol's table, then the stage's table, then explicit overrides.
+GPUs and tasks: every task drives one GPU, so `gpus_per_node = N` with the default `tasks_per_node = 1` derives
+`tasks_per_node = N` (a single task would train on cuda:0 only); any other `tasks_per_node` that is not N is an
+error.
+
 ``$AVF_CLUSTER`` (or ``load_profile(name=...)``) picks a profile in a multi-profile file.
 Every job also gets ``export OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK`` first in its setup: without CPU binding
 (``task/none``) torch would otherwise start one thread per core of the node in every job.
@@ -43,6 +55,7 @@ except ImportError:  # Python 3.10
 
 PROFILE_ENV = "AVF_CLUSTER_PROFILE"
 PROFILE_NAME_ENV = "AVF_CLUSTER"
+STAGES = ("stage1", "stage2", "stage3")
 OMP_SETUP = "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}"
 
 
@@ -74,14 +87,24 @@ class Resources:
                 raise ValueError(f"Resources.{f} must be a non-negative int, got {v!r}")
         if self.cpus_per_task < 1 or self.nodes < 1 or self.tasks_per_node < 1 or self.array_parallelism < 1:
             raise ValueError("cpus_per_task, nodes, tasks_per_node and array_parallelism must be >= 1")
+        if self.gpus_per_node > 1 and self.tasks_per_node == 1:
+            object.__setattr__(self, "tasks_per_node", self.gpus_per_node)    # one task (rank) per GPU
+        elif self.gpus_per_node >= 1 and self.tasks_per_node != self.gpus_per_node:
+            raise ValueError(f"tasks_per_node = {self.tasks_per_node} with gpus_per_node = {self.gpus_per_node}: every "
+                             f"task drives one GPU, so set tasks_per_node = {self.gpus_per_node} (or leave it out)")
 
     def merged(self, **overrides: Any) -> "Resources":
-        """A copy with the non-None ``overrides`` applied."""
+        """A copy with the non-None ``overrides`` applied. One task per GPU stays one task per GPU: changing
+        gpus_per_node alone re-derives tasks_per_node."""
         known = {f.name for f in fields(self)}
         bad = set(overrides) - known
         if bad:
             raise TypeError(f"unknown resource fields {sorted(bad)}; known: {sorted(known)}")
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        if "gpus_per_node" in changes and "tasks_per_node" not in changes and self.gpus_per_node >= 1 \
+                and self.tasks_per_node == self.gpus_per_node:
+            changes["tasks_per_node"] = 1
+        return replace(self, **changes)
 
     def to_submitit(self, cluster: str = "slurm") -> dict:
         """Parameters for ``AutoExecutor.update_parameters`` on ``cluster`` ("slurm" or "local")."""
@@ -121,13 +144,18 @@ class ClusterProfile:
     defaults: Resources = Resources()
     protocols: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per-protocol overrides
     source: str = "built-in"
+    stages: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)     # per-stage overrides (stage1, ...)
 
-    def resources(self, protocol: str | None = None, **overrides: Any) -> Resources:
-        """Resources for a protocol: defaults, then the protocol's table, then ``overrides`` (None = keep)."""
+    def resources(self, protocol: str | None = None, stage: str | None = None, **overrides: Any) -> Resources:
+        """Resources for a protocol's job (or one stage of it): defaults, then the protocol's table, then the
+        stage's table (``stage1``, ``stage2``, ``stage3``), then ``overrides`` (None = keep)."""
         res = self.defaults
-        if protocol is not None and protocol in self.protocols:
-            res = res.merged(**self.protocols[protocol])
-        return res.merged(**overrides)
+        for extra in (self.protocols.get(protocol) if protocol is not None else None,
+                      self.stages.get(stage) if stage is not None else None,
+                      {k: v for k, v in overrides.items() if v is not None}):
+            if extra:
+                res = res.merged(**extra)
+        return res
 
 
 BUILTIN = ClusterProfile(
@@ -143,6 +171,15 @@ _RESOURCE_FIELDS = {f.name for f in fields(Resources)}
 def _parse_one(name: str, table: Mapping[str, Any], source: str) -> ClusterProfile:
     table = dict(table)
     protocols = table.pop("protocols", {}) or {}
+    stages = table.pop("stages", {}) or {}
+    if not isinstance(stages, Mapping):
+        raise ValueError(f"{source}: profile {name!r}: 'stages' must be a table of tables")
+    for st, over in stages.items():
+        if st not in STAGES:
+            raise ValueError(f"{source}: [stages.{st}] of profile {name!r}: unknown stage; known: {list(STAGES)}")
+        if not isinstance(over, Mapping) or set(over) - _RESOURCE_FIELDS:
+            raise ValueError(f"{source}: [stages.{st}] of profile {name!r}: must be a table of resource fields; "
+                             f"unknown keys {sorted(set(over) - _RESOURCE_FIELDS) if isinstance(over, Mapping) else over}")
     bad = set(table) - _RESOURCE_FIELDS
     if bad:
         raise ValueError(f"{source}: profile {name!r}: unknown keys {sorted(bad)}; known: {sorted(_RESOURCE_FIELDS)}")
@@ -156,12 +193,15 @@ def _parse_one(name: str, table: Mapping[str, Any], source: str) -> ClusterProfi
             raise ValueError(f"{source}: [protocols.{proto}] of profile {name!r}: unknown keys {sorted(badp)}")
     try:
         defaults = Resources(**table)
-        for proto, over in protocols.items():
+        for over in (*protocols.values(), *stages.values()):
             defaults.merged(**over)  # validate now, not at submission time
+        for over in protocols.values():
+            for st in stages.values():
+                defaults.merged(**over).merged(**st)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{source}: profile {name!r}: {e}") from None
     return ClusterProfile(name=name, defaults=defaults, protocols={k: dict(v) for k, v in protocols.items()},
-                          source=source)
+                          source=source, stages={k: dict(v) for k, v in stages.items()})
 
 
 def parse_profile(data: Mapping[str, Any], name: str | None = None, source: str = "<data>") -> ClusterProfile:

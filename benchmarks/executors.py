@@ -49,6 +49,7 @@ import submitit
 from submitit.core.utils import DelayedSubmission
 
 from avfmae.atomic import LockTimeout, file_lock
+from avfmae.train.distributed import launch_rank
 
 from .cluster import ClusterProfile, Resources, load_profile
 from .jobstatus import append_record
@@ -89,12 +90,9 @@ RUN_LOCK = ".run.lock"
 
 
 def is_rank_zero() -> bool:
-    """False in the non-zero ranks of a distributed job ($RANK from torchrun, $SLURM_PROCID from srun)."""
-    for var in ("RANK", "SLURM_PROCID"):
-        value = os.environ.get(var, "").strip()
-        if value and value != "0":
-            return False
-    return True
+    """False in the non-zero ranks of a distributed job (torchrun's RANK, srun's SLURM_PROCID, submitit's local
+    tasks: avfmae.train.distributed.launch_rank)."""
+    return launch_rank() == 0
 
 
 def _say(msg: str) -> None:
@@ -125,13 +123,13 @@ class RunJob(submitit.helpers.Checkpointable):
         self.store_root = os.path.abspath(store_root)  # jobs may start in another working directory
 
     def __call__(self, key: RunKey) -> dict:
+        if not is_rank_zero():   # a data-parallel job's other ranks: no lock, no store writes (see _follow)
+            return self._follow(key)
         store = ResultStore(self.store_root)
         done = store.get(key)
         if done is not None:
             log.info("%s: already in the store, not run again", key.name)
             return done
-        if not is_rank_zero():
-            return self._run(store, key)
         lock = store.work_dir(key) / RUN_LOCK
         with contextlib.ExitStack() as held:
             try:
@@ -178,6 +176,17 @@ class RunJob(submitit.helpers.Checkpointable):
             _record_failure(store, key, err)
             raise err
         return rec
+
+    def _follow(self, key: RunKey) -> dict:
+        """Rank > 0 of a data-parallel job (tasks_per_node > 1): trains with rank 0 inside ``fn`` but takes no
+        lock and stores nothing; rank 0 does both. It reads the store first, as rank 0 does, so both skip a
+        finished run alike. submitit returns rank 0's result as the job's."""
+        done = ResultStore(self.store_root).get(key)
+        if done is not None:
+            return done
+        os.environ[RESULTS_ENV] = self.store_root
+        out = self.fn(key)
+        return dict(out) if out is not None else {}
 
     def checkpoint(self, key: RunKey, *args: Any, **kwargs: Any) -> DelayedSubmission:
         """On preemption/timeout: requeue with the RunKey only; the run resumes from its work dir."""
@@ -253,6 +262,8 @@ class RunHandle:
     def result(self, timeout: float | None = None) -> dict:
         self.wait(timeout)
         if self._job is not None and self._state is None:
+            if getattr(self._job, "num_tasks", 1) > 1:      # a data-parallel job: rank 0's result is the run's
+                return self._job.results()[0]
             return self._job.result()
         if self._exception is not None:
             raise self._exception
@@ -278,23 +289,27 @@ def _default_folder(store: ResultStore, name: str | None) -> Path:
     return store.root.parent / "submitit" / (name or f"runs-{stamp}")
 
 
-def _resources_for(protocol: str, resources: Resources | dict | None, profile: ClusterProfile) -> Resources:
+def _resources_for(protocol: str, resources: Resources | dict | None, profile: ClusterProfile,
+                   stage: str | None = None) -> Resources:
     if isinstance(resources, Resources):
         return resources
-    return profile.resources(protocol, **(resources or {}))
+    return profile.resources(protocol, stage=stage, **(resources or {}))
 
 
 def submit_runs(fn: Callable[[RunKey], Any], keys: Iterable[RunKey], executor: str = "auto", *,
                 resources: Resources | dict | None = None, array_parallelism: int | None = None,
                 folder: str | os.PathLike | None = None, store: ResultStore | None = None,
                 profile: ClusterProfile | None = None, name: str | None = None,
-                skip_done: bool = True) -> list[RunHandle]:
+                skip_done: bool = True, prepare: Callable | None = None) -> list[RunHandle]:
     """Run ``fn(key)`` for every key; one handle per key, in input order.
 
     resources: a Resources, or a dict of overrides on the profile's per-protocol resources (default: the
     profile from ``$AVF_CLUSTER_PROFILE`` or the built-in one). array_parallelism: at most this many run at
     once (local and slurm). folder: submitit logs + ``jobs.jsonl`` (default ``<store>/../submitit/<name>``).
-    skip_done: keys already in the store get a finished handle without any job."""
+    skip_done: keys already in the store get a finished handle without any job. prepare (slurm only):
+    ``prepare(keys, profile, folder, store, name) -> {key: "afterok:<job id>"}`` submits the jobs some runs must wait
+    for (``benchmarks.pipeline.submit_starting_weights``: shared stage-1/2 training with its stage's resources);
+    those runs are submitted with that dependency and the profile's [stages.stage3] resources."""
     kind = resolve_executor(executor)
     store = store or ResultStore()
     keys = list(keys)
@@ -320,11 +335,14 @@ def submit_runs(fn: Callable[[RunKey], Any], keys: Iterable[RunKey], executor: s
         else:
             folder_path = Path(folder) if folder is not None else _default_folder(store, name)
             folder_path.mkdir(parents=True, exist_ok=True)
-            by_protocol: dict[str, list[RunHandle]] = collections.defaultdict(list)
+            after = prepare(todo, profile, folder_path, store, name or "avf") if (prepare and kind == "slurm") else {}
+            by_protocol: dict[tuple, list[RunHandle]] = collections.defaultdict(list)
             for k in todo:
-                by_protocol[k.protocol].append(handles[k])
-            for protocol, group in by_protocol.items():
-                res = _resources_for(protocol, resources, profile)
+                by_protocol[(k.protocol, after.get(k))].append(handles[k])
+            for (protocol, dependency), group in by_protocol.items():
+                res = _resources_for(protocol, resources, profile, "stage3" if after else None)
+                if dependency:
+                    res = res.merged(additional={**dict(res.additional), "dependency": dependency})
                 if array_parallelism is not None:
                     res = res.merged(array_parallelism=array_parallelism)
                 if kind == "local":

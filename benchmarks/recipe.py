@@ -30,7 +30,7 @@ BUCKETS = ("arch", "stage1", "stage2", "stage3", "probe")
 PROBE_FIELDS = {"C": float, "alpha": float}
 # Config fields that change how a run executes, never what it computes (resumable, deterministic training).
 RUNTIME_FIELDS = frozenset({"progress", "tensorboard", "log_every", "num_workers", "cache_dir", "threads",
-                            "checkpoint_every", "resume", "export_tag", "device", "cache"})
+                            "checkpoint_every", "resume", "export_tag", "device", "cache", "dist_timeout_s"})
 
 
 class RecipeError(ValueError):

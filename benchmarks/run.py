@@ -103,8 +103,9 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     from .evaluate import evaluate_run
+    from .pipeline import submit_starting_weights
     handles = submit_runs(evaluate_run, the_plan.todo, executor, store=store, array_parallelism=args.parallel,
-                          name=f"{suite.name}-{args.model}")
+                          name=f"{suite.name}-{args.model}", prepare=submit_starting_weights)
     if executor == "slurm" and args.no_wait:
         for h in handles:
             print(f"submitted {h.key.dataset}/{h.key.fold}: job {h.job_id}, log {h.stdout}")

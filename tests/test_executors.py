@@ -292,11 +292,57 @@ def test_non_zero_ranks_do_not_take_the_run_lock(tmp_path, monkeypatch):
     key = make_key(6)
     with file_lock(store.work_dir(key) / E.RUN_LOCK):        # rank 0 (here: this test) holds the run
         monkeypatch.setenv("RANK", "1")
+        monkeypatch.setenv("WORLD_SIZE", "2")
         assert not E.is_rank_zero()
         rec = E.RunJob(trivial, store.root)(key)            # would wait forever if it took the lock
         assert rec["scores"] == {"uar": 16.0}
-    monkeypatch.setenv("RANK", "0")
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("WORLD_SIZE")
+    monkeypatch.setenv("SLURM_NTASKS", "4")
     monkeypatch.setenv("SLURM_PROCID", "2")
     assert not E.is_rank_zero()
     monkeypatch.setenv("SLURM_PROCID", "0")
     assert E.is_rank_zero()
+
+
+def test_profile_stage_tables_and_one_task_per_gpu():
+    from benchmarks.cluster import Resources, parse_profile
+
+    prof = parse_profile({"gpus_per_node": 1, "timeout_min": 60, "protocols": {"paper": {"timeout_min": 600}},
+                          "stages": {"stage1": {"nodes": 2, "gpus_per_node": 4, "timeout_min": 2880},
+                                     "stage3": {"gpus_per_node": 1}}}, source="site.toml")
+    s1 = prof.resources("paper", stage="stage1")
+    assert (s1.nodes, s1.gpus_per_node, s1.tasks_per_node, s1.timeout_min) == (2, 4, 4, 2880)
+    s3 = prof.resources("paper", stage="stage3")
+    assert (s3.nodes, s3.gpus_per_node, s3.tasks_per_node, s3.timeout_min) == (1, 1, 1, 600)
+    # 4 GPUs and the default single task: one task per GPU is derived, not a run on cuda:0 only
+    assert Resources(gpus_per_node=4).tasks_per_node == 4
+    assert Resources(gpus_per_node=4).merged(gpus_per_node=2).tasks_per_node == 2
+    with pytest.raises(ValueError, match="tasks_per_node = 2 with gpus_per_node = 4"):
+        Resources(gpus_per_node=4, tasks_per_node=2)
+    with pytest.raises(ValueError, match=r"site.toml: \[stages.stage9\]"):
+        parse_profile({"stages": {"stage9": {"nodes": 2}}}, source="site.toml")
+    with pytest.raises(ValueError, match=r"\[stages.stage1\].*unknown keys \['gpus'\]"):
+        parse_profile({"stages": {"stage1": {"gpus": 2}}}, source="site.toml")
+
+
+def two_rank_sum(key):
+    """Joins the job's process group (gloo) and sums the ranks: 0 + 1 = 1 when both tasks form one group."""
+    import torch
+    from avfmae.train.distributed import all_reduce_sum, init_distributed
+
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    info = init_distributed("cpu", 1, 60)
+    total = all_reduce_sum(info, torch.tensor([float(info.rank)]))
+    return {"scores": {"uar": float(total.item())}, "world": info.world_size, "pid": os.getpid()}
+
+
+def test_local_executor_two_tasks_train_as_one_group_and_rank0_stores(tmp_path):
+    store = ResultStore(tmp_path / "results")
+    key = make_key(5)
+    [h] = E.submit_runs(two_rank_sum, [key], "local", store=store, folder=tmp_path / "logs",
+                        resources={"timeout_min": 5, "tasks_per_node": 2})
+    E.wait([h], timeout=180)
+    rec = store.get(key)
+    assert rec["scores"] == {"uar": 1.0} and rec["world"] == 2        # one group of 2, not 2 groups of 1
+    assert h.result()["scores"] == {"uar": 1.0}

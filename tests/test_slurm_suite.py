@@ -41,6 +41,9 @@ def test_suite_job_requeued_mid_run_finishes_with_one_result(slurm_cluster, env)
     stage1_done = list((store.root.parent / "pipeline").glob("*/done"))
     _wait_for(lambda: list((store.root.parent / "pipeline").glob("*/done")) != stage1_done, 240,
               "stage 1 of the job to finish (so the requeue lands mid-run)")
+    # stage 1 runs as its own job now; the run's (stage-3) job starts after it (afterok): requeue it once it runs
+    _wait_for(lambda: subprocess.run(["squeue", "-h", "-j", str(job_id), "-o", "%T"], capture_output=True,
+                                     text=True).stdout.strip() == "RUNNING", 120, "the run's job to start")
     subprocess.run(["scontrol", "requeue", str(job_id)], check=True)
     _wait_for(lambda: len(list(store.iter_results())) == 1, 400, "the requeued job's result")
     results = list(store.iter_results())

@@ -46,9 +46,9 @@ class Context:
 
 
 def setup(cfg, work_dir: str | os.PathLike) -> Context:
-    info = init_distributed(cfg.device, cfg.threads)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    info = init_distributed(cfg.device, cfg.threads, cfg.dist_timeout_s)
     spec = zoo.get_spec(cfg.model)
     pcfg = preprocess_config(spec)
     work = Path(work_dir)

@@ -66,6 +66,7 @@ class CommonConfig:
     modalities: tuple = MODALITIES       # ("video", "audio") | ("video",) | ("audio",): see avfmae.train.inputs
     device: str = "auto"                 # auto | cpu | cuda | cuda:N
     threads: int = 0                     # torch intra-op threads per process (0: torch's default)
+    dist_timeout_s: int = 1800           # data-parallel runs: rendezvous and collective timeout (a lost rank)
     num_workers: int = 2                 # DataLoader workers (0: load in the training process)
     cache: bool = False                  # decode each clip's views once into a tensor cache file
     cache_dir: str | None = None         # default <work_dir>/cache
@@ -96,6 +97,8 @@ class CommonConfig:
             raise ValueError(f"resume must be auto, never or require, not {self.resume!r}")
         if self.on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be raise or skip, not {self.on_error!r}")
+        if self.dist_timeout_s < 1:
+            raise ValueError(f"dist_timeout_s must be >= 1 second, not {self.dist_timeout_s!r}")
         if self.batch_size < 1 or self.accum_steps < 1:
             raise ValueError("batch_size and accum_steps must be >= 1")
         if "." in self.model and ":" not in self.model:   # "pkg.module:factory" is a model of your own

@@ -17,7 +17,8 @@ checkpoint (`checkpoint_every`, epoch ends, the end).
 Non-finite loss: the step, the shard and the clip ids are named in the NonFiniteLoss error, and the offending batch
 is saved to <work_dir>/nonfinite-step<S>-rank<R>.pt.
 
-Test hooks (environment): AVF_TRAIN_KILL_AT_STEP=k sends SIGKILL to this process once k steps are done;
+Test hooks (environment): AVF_TRAIN_KILL_AT_STEP=k sends SIGKILL to this process once k steps are done (only in
+rank AVF_TRAIN_KILL_RANK when that is set);
 AVF_TRAIN_SIGNAL_AT_STEP=k:NAME sends it the signal NAME (e.g. SIGTERM) once k steps are done.
 """
 from __future__ import annotations
@@ -40,7 +41,7 @@ from ..atomic import atomic_write
 
 from . import checkpoint as ckpt
 from .sampling import shard_seed
-from .distributed import DistInfo, all_reduce_sum, barrier
+from .distributed import DistInfo, all_reduce_sum, barrier, broadcast_buffers, mean_across_ranks
 
 log = logging.getLogger("avfmae.train")
 
@@ -48,7 +49,7 @@ HANDLED_SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGTERM"
                         if s is not None)
 # config fields that may change between a run and its resumption
 RESUMABLE_CHANGES = ("progress", "num_workers", "log_every", "max_steps", "checkpoint_every", "device", "threads",
-                     "cache_dir", "resume", "export_tag", "tensorboard", "on_error")
+                     "cache_dir", "resume", "export_tag", "tensorboard", "on_error", "dist_timeout_s")
 
 
 class NonFiniteLoss(RuntimeError):
@@ -137,6 +138,7 @@ class TrainLoop:
                 model, device_ids=[info.device.index] if info.device.type == "cuda" else None,
                 find_unused_parameters=find_unused_parameters)
         self.step = 0
+        self._saved_step: int | None = None
         self.elapsed = 0.0
         self._signal: int | None = None
         self._prev_handlers: dict = {}
@@ -170,7 +172,13 @@ class TrainLoop:
         log.info("resumed %s from %s at step %d", self.cfg.stage, path, self.step)
         return True
 
-    def save(self) -> None:
+    def save(self, only_if_new: bool = False) -> None:
+        """Checkpoint (rank 0 writes; every rank first takes rank 0's buffers, see broadcast_buffers).
+        only_if_new: skip when this step is already checkpointed (the end of a run, a signal after a save)."""
+        if only_if_new and self._saved_step == self.step:
+            return
+        broadcast_buffers(self.info, self.model)
+        self._saved_step = self.step
         if self.info.is_main:
             ckpt.save_checkpoint(self.checkpoint_path, model=self.model, optimizer=self.optimizer,
                                  schedule=self.schedule, scaler=self.scaler, step=self.step,
@@ -199,7 +207,8 @@ class TrainLoop:
 
     def _test_hooks(self) -> None:
         kill = os.environ.get("AVF_TRAIN_KILL_AT_STEP")
-        if kill and int(kill) == self.step:
+        only = os.environ.get("AVF_TRAIN_KILL_RANK")
+        if kill and int(kill) == self.step and (only is None or int(only) == self.info.rank):
             os.kill(os.getpid(), signal.SIGKILL)
         sig = os.environ.get("AVF_TRAIN_SIGNAL_AT_STEP")
         if sig:
@@ -282,8 +291,8 @@ class TrainLoop:
                         values.append(value)
                         if not finite and bad is None:
                             bad = (value, shard, batch)
-                        for k, v in logs.items():
-                            sums[k] = sums.get(k, 0.0) + float(v)
+                        for k, v in logs.items():       # the step's mean over its micro-batches
+                            sums[k] = sums.get(k, 0.0) + float(v) / len(micro)
                     flags = torch.tensor([1.0 if bad else 0.0, 1.0 if self._signal else 0.0])
                     flags = all_reduce_sum(self.info, flags)
                     if flags[0] > 0:
@@ -300,8 +309,9 @@ class TrainLoop:
                         sums["grad_norm"] = sums.get("grad_norm", 0.0) + grad_norm
                     if self.step % self.cfg.log_every == 0 or self.step == self.stop_step:
                         now = time.perf_counter()
+                        means = mean_across_ranks(self.info, {k: v / count for k, v in sums.items()})
                         row = {"step": self.step, "epoch": round(self.step / self.spe, 4), "lr": lr,
-                               **{k: v / count for k, v in sums.items()},
+                               **{k: means[k] for k in sums},
                                "sec_per_step": round((now - t_log) / count, 4)}
                         t_log = now
                         if csv_log is not None:
@@ -315,7 +325,8 @@ class TrainLoop:
                         sums, count = {}, 0
                     if bar is not None:     # after the postfix, so an epoch's log line shows its last loss
                         bar.update(1)
-                    if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
+                    if (self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0
+                            and self.step != epoch_stop):      # the epoch's end or the run's end saves next
                         self.save()
                     if flags[1] > 0:
                         if self._signal is None:  # another rank was signalled
@@ -324,7 +335,7 @@ class TrainLoop:
                     self._test_hooks()
                 if self.step == (epoch + 1) * self.spe:
                     self._end_epoch(epoch, tb)
-            self.save()
+            self.save(only_if_new=True)
         finally:
             self._restore_signals()
             if bar is not None:
@@ -335,6 +346,7 @@ class TrainLoop:
         return self.extra
 
     def _end_epoch(self, epoch: int, tb) -> None:
+        broadcast_buffers(self.info, self.model)          # every rank evaluates with the same statistics
         if self.epoch_end is not None:
             out = self.epoch_end(epoch, self)
             self.model.train()
@@ -352,7 +364,7 @@ class TrainLoop:
 
     def _preempt(self) -> None:
         signum = int(self._signal)
-        self.save()
+        self.save(only_if_new=True)
         log.warning("signal %d: checkpoint written at step %d (%s); stopping", signum, self.step, self.checkpoint_path)
         prev = self._prev_handlers.get(signum)
         self._restore_signals()

@@ -8,12 +8,15 @@ then per-step cosine to min_lr, weight decay 0.05 (no decay for 1-D tensors, bia
 
 Held-out check (`eval_data`): the masked reconstruction losses of the centre view of every held-out clip, with
 masks fixed by a seed, before training and after every `eval_every` epochs, so "pre-training lowers the
-reconstruction loss" is measured on clips the model never trained on.
+reconstruction loss" is measured on clips the model never trained on. Each clip's masks are drawn from a generator
+seeded by (seed, clip id), so the reconstruction losses do not depend on the process count or the batch size (the
+contrastive term uses in-batch negatives, so it does depend on how the clips are batched).
 """
 from __future__ import annotations
 
 import time
 import types
+import zlib
 
 import torch
 
@@ -46,6 +49,13 @@ def pretrain_losses(model, video, audio, masks: dict):
     return module.losses(out, *args)
 
 
+def clip_masks(clips, seed: int, gen: DualMaskGenerator) -> dict:
+    """The four masks of each clip from a generator seeded by (seed, clip id): independent of batching."""
+    per = [torch_dual_masks(1, torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(str(c).encode())),
+                            cfg=gen) for c in clips]
+    return {key: torch.cat([p[key] for p in per]) for key in per[0]}
+
+
 @torch.no_grad()
 def evaluate_reconstruction(ctx: Context, model, ds: ClipSet, seed: int = 1234) -> dict:
     """Mean held-out losses (video, audio reconstruction; contrastive per tap summed) with fixed masks."""
@@ -54,23 +64,22 @@ def evaluate_reconstruction(ctx: Context, model, ds: ClipSet, seed: int = 1234) 
     was = module.training
     module.eval()
     gen = mask_generator(module.cfg)
-    tot = {"recon_video": 0.0, "recon_audio": 0.0, "recon": 0.0, "contrastive": 0.0}
-    n = 0
-    for k, batch in enumerate(eval_batches(ds, ctx.cfg.batch_size, ctx.info.rank, ctx.info.world_size)):
-        g = torch.Generator().manual_seed(seed + 1000 * k + ctx.info.rank)
+    # token-weighted sums (loss x weight, weight) so that the means are over every held-out token, whatever the
+    # batching: the number of loss tokens per clip varies with its masks
+    sums = torch.zeros(6, dtype=torch.float64)     # video num, video den, audio num, audio den, contrastive, clips
+    for batch in eval_batches(ds, ctx.cfg.batch_size, ctx.info.rank, ctx.info.world_size):
         b = batch["video"].shape[0]
-        masks = {key: m.to(ctx.device) for key, m in torch_dual_masks(b, g, cfg=gen).items()}
+        masks = {key: m.to(ctx.device) for key, m in clip_masks(batch["clip"], seed, gen).items()}
         losses = pretrain_losses(module, batch["video"].to(ctx.device), batch["audio"].to(ctx.device), masks)
-        tot["recon_video"] += float(losses.video) * b
-        tot["recon_audio"] += float(losses.audio) * b
-        tot["recon"] += float(losses.video + losses.audio) * b
-        tot["contrastive"] += float(losses.contrastive_sum) * b
-        n += b
+        wv, wa = float(losses.weight_video.sum()), float(losses.weight_audio.sum())
+        sums += torch.tensor([float(losses.video) * wv, wv, float(losses.audio) * wa, wa,
+                              float(losses.contrastive_sum) * b, b], dtype=torch.float64)
     from .distributed import all_reduce_sum
-    t = all_reduce_sum(ctx.info, torch.tensor([tot[k] for k in tot] + [n], dtype=torch.float64))
+    t = all_reduce_sum(ctx.info, sums).tolist()
     if was:
         module.train()
-    return {k: float(t[i] / max(t[-1], 1)) for i, k in enumerate(tot)}
+    video, audio = t[0] / max(t[1], 1e-12), t[2] / max(t[3], 1e-12)
+    return {"recon_video": video, "recon_audio": audio, "recon": video + audio, "contrastive": t[4] / max(t[5], 1)}
 
 
 def run_stage1(cfg, work_dir) -> dict:
