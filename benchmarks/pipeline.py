@@ -131,8 +131,6 @@ def submit_starting_weights(keys, profile, folder: Path, store: ResultStore, nam
     {key: "afterok:<job id>"} for the keys whose stage-3 job must wait for it."""
     import submitit
 
-    from avfmae import zoo
-
     from .evaluate import resolve_key
 
     root = Path(store.root).resolve().parent / "pipeline"

@@ -128,7 +128,7 @@ def _pipeline_worker(rank, port, root, zoo, calls):
     pipeline._is_done = lambda model, tag, folder: (folder / "done").is_file()
     cfg = tiny_stage1(Path(root))
     for _ in range(2):                     # the second call finds it done, in every rank
-        assert pipeline._stage("stage1", cfg, "tagx", Path(root)) == "avfmae-micro.tagx"
+        assert pipeline._stage("stage1", cfg, "tagx", Path(root), Path(root) / "view-cache") == "avfmae-micro.tagx"
     D.cleanup(info)
 
 
