@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("cv2")
 skimage_data = pytest.importorskip("skimage.data")
 
-from avfmae.data.bench import make_clips, write_mp4  # noqa: E402
+from avfmae.data.synthetic import make_clips, write_mp4  # noqa: E402
 from avfmae.data.manifest import write_manifest  # noqa: E402
 from avfmae.extract.__main__ import main as extract_main  # noqa: E402
 from avfmae.predict.__main__ import main as predict_main  # noqa: E402
