@@ -263,3 +263,28 @@ def test_transforms_plug_into_the_train_loader(tmp_path):
     batch_a = torch.stack([item["audio"], item["audio"]])
     v, a, soft = AVMixup.from_config(AugmentConfig(), num_classes=3, seed=0)(batch_v, batch_a, torch.tensor([1, 2]))
     assert v.shape == batch_v.shape and torch.equal(a, batch_a) and soft.shape == (2, 3)
+
+
+def test_frames_are_resized_to_160_before_randaugment_and_the_crop(monkeypatch):
+    """Official AV training order (kinetics_av.VideoClsDatasetFrame, mode 'train'): Resize((160, 160)) of the
+    decoded frames, THEN RandAugment and the random resized crop. A 112-px clip with 8-px stripes: RandAugment must
+    see 160-px frames, and with a full-frame crop the stripes come out with the resize's period 8 * 160 / 112."""
+    seen = []
+    real = RandAugmentClip.__call__
+
+    def spy(self, images, seed):
+        seen.extend(im.size for im in images)
+        return real(self, images, seed)
+
+    monkeypatch.setattr(RandAugmentClip, "__call__", spy)
+    x = np.arange(112)
+    stripe = np.where((x // 4) % 2 == 0, 0, 255).astype(np.uint8)        # period 8 px
+    frame = np.repeat(np.repeat(stripe[None, :, None], 112, axis=0), 3, axis=2)
+    cfg = AugmentConfig(reprob=0.0, hflip=0.0, scale=(1.0, 1.0), ratio=(1.0, 1.0), auto_augment="rand-m0-n1")
+    out = VideoTrainTransform(cfg)([frame] * 2, generator=torch.Generator().manual_seed(0))
+    assert set(seen) == {(160, 160)}
+    assert out.shape == (3, 2, 160, 160)
+    row = out[0, 0, 80].numpy()
+    rising = np.flatnonzero((row[1:] > 0) & (row[:-1] <= 0))             # dark -> bright edges
+    period = np.diff(rising).mean()
+    assert abs(period - 8 * 160 / 112) < 0.5

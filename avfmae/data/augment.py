@@ -5,9 +5,11 @@
     video = video_tf(frames)          # list of T uint8 (H, W, 3) frames -> (3, T, 160, 160) float32, normalised
     audio = audio_tf(fbank)           # (1, 256, 128) normalised fbank -> same shape (identity by default)
 
-Fine-tuning video (`VideoTrainTransform`), in the official order (VideoMAE/HiCMAE `_aug_frame`):
+Fine-tuning video (`VideoTrainTransform`), in the official order (kinetics_av.VideoClsDatasetFrame, mode 'train':
+`data_resize`, then `_aug_frame`):
+    0. every frame resized to `resize_to` x `resize_to` (160, PIL bilinear);
     1. RandAugment `rand-m7-n4-mstd0.5-inc1` (timm `rand_augment_transform`, bicubic, translate_const =
-       int(0.45 * input_size), grey fill) on the PIL frames at their decoded size. Every frame of a clip is
+       int(0.45 * input_size), grey fill) on the resized PIL frames. Every frame of a clip is
        transformed with the SAME ops, magnitudes and signs: timm draws them from python's `random` and numpy's
        global RNG, so both are set to the same per-clip state before each frame (and restored afterwards, so the
        caller's RNG streams are not disturbed);
@@ -56,7 +58,10 @@ __all__ = [
 class AugmentConfig:
     """Every number of the official training augmentation (HiCMAE / AVF-MAE++ fine-tuning scripts, timm names).
 
-    Video (fine-tuning): `input_size`, `scale`/`ratio` (random resized crop), `hflip`, `auto_augment`,
+    Video (fine-tuning): `resize_to` (frames resized to resize_to x resize_to, bilinear, BEFORE RandAugment and the
+    crop, as the official AV training transform does: kinetics_av.VideoClsDatasetFrame, mode 'train', resizes to
+    (short_side_size, short_side_size) and then calls _aug_frame; None = no resize), `input_size`,
+    `scale`/`ratio` (random resized crop), `hflip`, `auto_augment`,
     `train_interpolation` (RandAugment's resampling), `reprob`/`remode`/`recount` (random erasing).
     Batch mixing (avfmae.data.mixup): `mixup`, `cutmix`, `cutmix_minmax`, `mixup_prob`, `mixup_switch_prob`,
     `mixup_mode`, `smoothing`, and `mix_audio` (False = official: audio is not mixed while labels are).
@@ -65,6 +70,7 @@ class AugmentConfig:
     """
 
     input_size: int = 160
+    resize_to: int | None = 160
     scale: tuple = (0.08, 1.0)
     ratio: tuple = (0.75, 1.3333)
     hflip: float = 0.5
@@ -238,6 +244,8 @@ class VideoTrainTransform:
             raise ValueError("a clip needs at least one frame")
         cfg = self.cfg
         seed = draw_clip_seed(generator)
+        if cfg.resize_to:                                   # official order: resize, then RandAugment and crop
+            frames = [V.resize_frame(np.asarray(f), cfg.resize_to) for f in frames]
         if self.rand_augment is not None:
             images = self.rand_augment(_to_pil(frames), _sub_seed(seed, 1))
             arrays = np.stack([np.asarray(im.convert("RGB")) for im in images], axis=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import Attention, CrossAttention, Mlp, layer_norm
+from .layers import Attention, CrossAttention, Mlp, layer_norm, run_block
 
 
 class Block(nn.Module):
@@ -45,10 +45,12 @@ class Decoder(nn.Module):
             [Block(dim, num_heads, mlp_ratio)] + [SkipBlock(dim, num_heads, mlp_ratio) for _ in range(depth - 1)])
         self.norm = layer_norm(dim)
         self.head = nn.Linear(dim, out_dim)
+        self.grad_checkpointing = False
 
     def forward(self, x: torch.Tensor, skips: list[torch.Tensor], return_last: int) -> torch.Tensor:
         """Block j >= 1 attends to skips[-j] (deepest first); predicts the last `return_last` tokens."""
-        x = self.blocks[0](x)
+        ck = self.grad_checkpointing
+        x = run_block(self.blocks[0], ck, x)
         for j, blk in enumerate(self.blocks[1:], start=1):
-            x = blk(x, skips[-j])
+            x = run_block(blk, ck, x, skips[-j])
         return self.head(self.norm(x[:, -return_last:]))

@@ -8,7 +8,7 @@ from torch import nn
 
 from .config import AVFConfig
 from .iavcl import IAVCL, IAVCLOutput
-from .layers import init_mae_, layer_norm
+from .layers import init_mae_, layer_norm, set_grad_checkpointing
 from .lg_encoder import LGEncoder
 from .tokenizers import AudioPatchEmbed, VideoPatchEmbed
 
@@ -54,6 +54,11 @@ class AVFMAEClassifier(nn.Module):
         self.fc_norm = layer_norm(2 * cfg.embed_dim)
         self.head = nn.Linear(2 * cfg.embed_dim, cfg.num_classes) if cfg.num_classes > 0 else nn.Identity()
         self.head_activation = _ACTIVATIONS[cfg.head_activation]()
+
+    def set_grad_checkpointing(self, enable: bool = True) -> "AVFMAEClassifier":
+        """Activation checkpointing of every encoder block: recomputed in backward, unchanged numbers, less
+        activation memory for about one extra forward of compute. Off by default (see docs/training.md)."""
+        return set_grad_checkpointing(self, enable)
 
     def forward_all(self, video: torch.Tensor, audio: torch.Tensor) -> FinetuneOutput:
         rv = self.encoder.forward_regions(video)

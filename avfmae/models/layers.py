@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from timm.layers import DropPath
 from torch import nn
 
@@ -108,6 +109,22 @@ class Mlp(nn.Module):
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
+def run_block(block: nn.Module, checkpoint: bool, *args):
+    """block(*args), under non-reentrant activation checkpointing when `checkpoint` and autograd records (the
+    block is recomputed in backward, with the same dropout/drop-path draws; the numbers are unchanged)."""
+    if checkpoint and torch.is_grad_enabled():
+        return torch.utils.checkpoint.checkpoint(block, *args, use_reentrant=False)
+    return block(*args)
+
+
+def set_grad_checkpointing(model: nn.Module, enable: bool = True) -> nn.Module:
+    """Switch activation checkpointing of every encoder/decoder block of `model` on or off."""
+    for module in model.modules():
+        if hasattr(module, "grad_checkpointing"):
+            module.grad_checkpointing = bool(enable)
+    return model
+
+
 def drop_path(rate: float) -> nn.Module:
     return DropPath(rate) if rate > 0 else nn.Identity()
 
@@ -132,5 +149,5 @@ def trunc_normal_(t: torch.Tensor, std: float = 0.02) -> torch.Tensor:
     return nn.init.trunc_normal_(t, std=std, a=-std * 2, b=std * 2)
 
 
-__all__ = ["Attention", "CrossAttention", "Mlp", "drop_path", "init_mae_", "layer_norm", "linear_ramp",
-           "sinusoid_table", "trunc_normal_"]
+__all__ = ["Attention", "CrossAttention", "Mlp", "drop_path", "init_mae_", "layer_norm", "linear_ramp", "run_block",
+           "set_grad_checkpointing", "sinusoid_table", "trunc_normal_"]

@@ -22,7 +22,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import CrossAttention, Mlp, drop_path, layer_norm, linear_ramp, sinusoid_table, trunc_normal_
+from .layers import (CrossAttention, Mlp, drop_path, layer_norm, linear_ramp, run_block, sinusoid_table,
+                     trunc_normal_)
 
 
 class LGBlock(nn.Module):
@@ -99,6 +100,7 @@ class LGEncoder(nn.Module):
         self.blocks = nn.ModuleList(LGBlock(dim, num_heads, mlp_ratio, rates[i], second=second, third=third,
                                             fourth=fourth) for i in range(depth))
         self.norm = layer_norm(dim)
+        self.grad_checkpointing = False     # recompute each block in backward instead of keeping activations
         trunc_normal_(self.lg_region_tokens)
 
     # ---- region partition of the full grid (fine-tuning) -------------------------------------------------
@@ -129,7 +131,7 @@ class LGEncoder(nn.Module):
         h = self._with_region_tokens(self._to_regions(tokens), b)
         per_layer = []
         for blk in self.blocks:
-            h = blk(h, b)
+            h = run_block(blk, self.grad_checkpointing, h, b)
             per_layer.append(h[:, 0].reshape(b, self.num_regions, -1))
         return self.norm(torch.stack(per_layer, dim=2))
 
@@ -150,7 +152,7 @@ class LGEncoder(nn.Module):
         h = self._with_region_tokens(self._chunk(visible), b)
         feats = []
         for blk in self.blocks:
-            h = blk(h, b)
+            h = run_block(blk, self.grad_checkpointing, h, b)
             feats.append(self.norm(h[:, 1:].reshape(b, n_vis, c)))
         return feats
 

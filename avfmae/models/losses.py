@@ -15,20 +15,23 @@ def _normalise_patches(x: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def video_target(video: torch.Tensor, patch: int, tubelet: int, frame_diff: bool = True,
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD, keep: torch.Tensor | None = None) -> torch.Tensor:
     """(B, 3, T, H, W) normalised input -> (B, N, tubelet*patch*patch*3) targets, layout (frame, y, x, channel).
 
     Un-normalise to [0, 1], normalise each tubelet per colour channel, then (frame_diff) replace frames 1.. by
-    their difference to the normalised frame 0.
+    their difference to the normalised frame 0. With `keep` (B, N) bool (the same count per row), only those
+    tokens are computed, (B, n_keep, D) in position order: the clip is viewed as patches and the kept ones are
+    gathered first, so no full-clip intermediate is made.
     """
-    m = torch.tensor(mean, dtype=video.dtype, device=video.device)[None, :, None, None, None]
-    s = torch.tensor(std, dtype=video.dtype, device=video.device)[None, :, None, None, None]
-    x = video * s + m
-    b, c, t, h, w = x.shape
-    x = x.reshape(b, c, t // tubelet, tubelet, h // patch, patch, w // patch, patch)
-    x = x.permute(0, 2, 4, 6, 3, 5, 7, 1)                 # b, t', h', w', frame, y, x, channel
+    b, c, t, h, w = video.shape
+    x = video.reshape(b, c, t // tubelet, tubelet, h // patch, patch, w // patch, patch)
+    x = x.permute(0, 2, 4, 6, 3, 5, 7, 1)                 # b, t', h', w', frame, y, x, channel (a view)
+    if keep is not None:
+        x = x[keep.reshape(x.shape[:4])]                   # (B*n_keep, frame, y, x, channel), a copy of kept only
     x = x.reshape(b, -1, tubelet * patch * patch, c)
-    x = _normalise_patches(x, dim=-2)
+    m = torch.tensor(mean, dtype=video.dtype, device=video.device)
+    s = torch.tensor(std, dtype=video.dtype, device=video.device)
+    x = _normalise_patches(x * s + m, dim=-2)
     if frame_diff and tubelet > 1:
         x = x.reshape(b, x.shape[1], tubelet, patch * patch, c)
         x = torch.cat((x[:, :, :1], x[:, :, 1:] - x[:, :, :1]), dim=2)

@@ -10,7 +10,7 @@ from .config import AVFConfig
 from .decoder import Decoder
 from .finetune import build_encoders, build_fusion
 from .iavcl import IAVCLOutput
-from .layers import init_mae_, sinusoid_table, trunc_normal_
+from .layers import init_mae_, set_grad_checkpointing, sinusoid_table, trunc_normal_
 from .losses import audio_target, contrastive_logits, masked_mse, symmetric_infonce, video_target
 
 
@@ -75,6 +75,11 @@ class AVFMAEPretrain(nn.Module):
         trunc_normal_(self.mask_token)
         trunc_normal_(self.mask_token_audio)
 
+    def set_grad_checkpointing(self, enable: bool = True) -> "AVFMAEPretrain":
+        """Activation checkpointing of every encoder/decoder block: recomputed in backward, unchanged numbers, less
+        activation memory for about one extra forward of compute. Off by default (see docs/training.md)."""
+        return set_grad_checkpointing(self, enable)
+
     def _decode(self, decoder, proj, mask_token, pos, fused, feats, hidden, not_kept):
         b = fused.shape[0]
         pos = pos.expand(b, -1, -1).to(fused.dtype)
@@ -110,9 +115,9 @@ class AVFMAEPretrain(nn.Module):
         cfg = self.cfg
         b = video.shape[0]
         with torch.no_grad():
-            tv = video_target(video, cfg.patch_size, cfg.tubelet_size, cfg.frame_diff_target)
+            tv = video_target(video, cfg.patch_size, cfg.tubelet_size, cfg.frame_diff_target,
+                              keep=~mask_video_decoder)
             ta = audio_target(audio, cfg.audio_patch_size)
-            tv = tv[~mask_video_decoder].reshape(b, -1, tv.shape[-1])
             ta = ta[~mask_audio_decoder].reshape(b, -1, ta.shape[-1])
             wv = mask_video_encoder[~mask_video_decoder].reshape(b, -1)
             wa = mask_audio_encoder[~mask_audio_decoder].reshape(b, -1)

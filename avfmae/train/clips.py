@@ -65,7 +65,8 @@ class ClipSet(torch.utils.data.Dataset):
             from avfmae.data.augment import AugmentConfig, PretrainVideoTransform, VideoTrainTransform
 
             a = self.aug
-            cfg = AugmentConfig(input_size=self.pcfg.crop_size, scale=tuple(a.scale), hflip=a.hflip,
+            cfg = AugmentConfig(input_size=self.pcfg.crop_size, resize_to=self.pcfg.short_side_size,
+                                scale=tuple(a.scale), hflip=a.hflip,
                                 auto_augment=a.rand_augment, reprob=a.reprob, mean=tuple(self.pcfg.video_mean),
                                 std=tuple(self.pcfg.video_std), pretrain_flip=0.0)
             if a.kind == "pretrain":

@@ -1,0 +1,109 @@
+"""The memory/compute switches change no numbers: activation checkpointing and the optimizer stepped inside
+backward give what the plain path (and torch's reference AdamW) gives."""
+import copy
+
+import torch
+
+import zoo
+from avfmae.train.optim import InBackwardAdamW, build_optimizer
+from tests.test_models import _batch, _masks
+
+
+def _step_inputs(model):
+    v, a = _batch()
+    ev, dv, ea, da = _masks(2, model.cfg)
+    return v, ev, dv, a, ea, da
+
+
+def _loss(model, args):
+    return model.losses(model.forward_all(*args), *args).total
+
+
+def test_activation_checkpointing_gives_the_same_loss_and_gradients():
+    plain = zoo.create_model("avfmae-tiny", pretrain=True).train()
+    ck = copy.deepcopy(plain).set_grad_checkpointing(True)
+    assert ck.encoder.grad_checkpointing and ck.decoder_audio.grad_checkpointing
+    args = _step_inputs(plain)
+    lp, lc = _loss(plain, args), _loss(ck, args)
+    lp.backward()
+    lc.backward()
+    torch.testing.assert_close(lc, lp, atol=1e-6, rtol=1e-6)
+    grads = dict(ck.named_parameters())
+    for name, p in plain.named_parameters():
+        torch.testing.assert_close(grads[name].grad, p.grad, atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_finetune_checkpointing_with_drop_path_replays_the_same_draws():
+    plain = zoo.create_model("avfmae-tiny", num_classes=3, drop_path_rate=0.3).train()
+    ck = copy.deepcopy(plain).set_grad_checkpointing(True)
+    v, a = _batch()
+    torch.manual_seed(5)
+    lp = plain(v, a).logsumexp(-1).sum()
+    torch.manual_seed(5)
+    lc = ck(v, a).logsumexp(-1).sum()
+    lp.backward()
+    lc.backward()
+    torch.testing.assert_close(lc, lp)
+    grads = dict(ck.named_parameters())
+    for name, p in plain.named_parameters():
+        torch.testing.assert_close(grads[name].grad, p.grad, atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_in_backward_adamw_equals_torch_reference_adamw():
+    model = zoo.create_model("avfmae-tiny", pretrain=True).train()
+    ref = copy.deepcopy(model)
+    args = _step_inputs(model)
+    opt = build_optimizer(model, lr=1e-3, weight_decay=0.05, betas=(0.9, 0.95), in_backward=True)
+    assert isinstance(opt, InBackwardAdamW)
+    # the reference: torch's plain for-loop AdamW over the same groups (no-decay for 1-D/bias/skip names)
+    groups = build_optimizer(ref, lr=1e-3, weight_decay=0.05, betas=(0.9, 0.95)).param_groups
+    ref_opt = torch.optim.AdamW([{"params": g["params"], "weight_decay": g["weight_decay"]} for g in groups],
+                                lr=1e-3, betas=(0.9, 0.95), foreach=False)
+    # one step (Adam amplifies float-rounding differences of later steps' near-zero gradients to lr size)
+    for g in opt.param_groups:                               # a schedule walking the groups reaches every one
+        g["lr"] = 5e-4 * g["lr_scale"]
+    for g in ref_opt.param_groups:
+        g["lr"] = 5e-4
+    opt.zero_grad(set_to_none=True)
+    _loss(model, args).backward()
+    assert all(p.grad is None for p in model.parameters())   # stepped and freed inside backward
+    opt.step()
+    ref_opt.zero_grad(set_to_none=True)
+    _loss(ref, args).backward()
+    ref_opt.step()
+    mine = dict(model.named_parameters())
+    for name, p in ref.named_parameters():
+        torch.testing.assert_close(mine[name], p, atol=1e-6, rtol=1e-5, msg=name)
+    state = opt.state_dict()
+    fresh = build_optimizer(copy.deepcopy(ref), lr=1e-3, weight_decay=0.05, betas=(0.9, 0.95), in_backward=True)
+    fresh.load_state_dict(state)
+    assert len(fresh.param_groups) == len(list(model.parameters()))
+
+
+def test_video_target_at_kept_tokens_matches_a_numpy_reference():
+    import numpy as np
+    from avfmae.models.losses import IMAGENET_MEAN, IMAGENET_STD, video_target
+    g = torch.Generator().manual_seed(3)
+    b, t, h, w, p, tub = 2, 4, 32, 48, 16, 2
+    video = torch.randn(b, 3, t, h, w, generator=g)
+    n = (t // tub) * (h // p) * (w // p)
+    keep = torch.zeros(b, n, dtype=torch.bool)
+    for row in keep:
+        row[torch.randperm(n, generator=g)[:5]] = True
+    got = video_target(video, p, tub, True, keep=keep)
+    x = video.numpy().astype(np.float64) * np.array(IMAGENET_STD)[:, None, None, None] \
+        + np.array(IMAGENET_MEAN)[:, None, None, None]
+    want = np.zeros((b, 5, tub * p * p * 3))
+    for i in range(b):
+        for j, tok in enumerate(np.flatnonzero(keep[i].numpy())):
+            ti, rest = divmod(tok, (h // p) * (w // p))
+            yi, xi = divmod(rest, w // p)
+            cube = x[i, :, ti * tub:(ti + 1) * tub, yi * p:(yi + 1) * p, xi * p:(xi + 1) * p]   # c, f, y, x
+            cube = cube.transpose(1, 2, 3, 0).reshape(tub, p * p, 3)
+            flat = cube.reshape(-1, 3)
+            cube = (cube - flat.mean(0)) / (flat.std(0, ddof=1) + 1e-6)
+            cube[1:] = cube[1:] - cube[:1]
+            want[i, j] = cube.reshape(-1)
+    np.testing.assert_allclose(got.numpy(), want, atol=2e-5, rtol=1e-4)
+    full = video_target(video, p, tub, True)
+    torch.testing.assert_close(got, full[keep].reshape(b, 5, -1), atol=1e-6, rtol=1e-5)   # reduction order only
