@@ -143,12 +143,20 @@ class Stage1Config(CommonConfig):
     drop_path: float = 0.0
     gain: bool = True                    # the official random audio gain Beta(10,10)+0.5
     multiscale_crop: bool = True         # the official GroupMultiScaleCrop (scales 1, .875, .75, .66)
+    # Memory options (same numbers; docs/training.md "Speed and memory" has the measured peaks). Off by default:
+    # checkpointing recomputes each block's forward in backward (slower), and the in-backward AdamW steps each
+    # parameter as its gradient completes, so it cannot accumulate, clip, scale fp16 losses or run under DDP.
+    grad_checkpointing: bool = False     # recompute encoder/decoder block activations in backward
+    optimizer_in_backward: bool = False  # AdamW stepped inside backward: whole-model gradients never coexist
     stage: typing.ClassVar[str] = "stage1"
 
     def __post_init__(self):
         super().__post_init__()
         if tuple(self.modalities) != MODALITIES:
             raise ValueError("stage 1 reconstructs both modalities: modalities must be ('video', 'audio')")
+        if self.optimizer_in_backward and (self.accum_steps > 1 or self.clip_grad or self.amp == "fp16"):
+            raise ValueError("optimizer_in_backward steps each parameter inside backward: it does not go with "
+                             "accum_steps > 1, clip_grad or amp=fp16 (turn those off, or the option)")
 
 
 @dataclass(frozen=True)

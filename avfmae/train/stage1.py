@@ -100,7 +100,12 @@ def run_stage1(cfg, work_dir) -> dict:
     total = spe * cfg.epochs
     torch.manual_seed(cfg.seed)  # the init must not depend on what consumed the RNG before
     model = zoo.create_model(cfg.model, pretrain=True, weights=cfg.init).to(ctx.device)
-    optimizer = build_optimizer(model, ctx.lr(cfg.blr), cfg.weight_decay, cfg.betas, cfg.eps)
+    model.set_grad_checkpointing(cfg.grad_checkpointing)
+    if cfg.optimizer_in_backward and ctx.info.world_size > 1:
+        raise ValueError("optimizer_in_backward would step before DDP averages the gradients: turn it off for "
+                         f"{ctx.info.world_size} processes")
+    optimizer = build_optimizer(model, ctx.lr(cfg.blr), cfg.weight_decay, cfg.betas, cfg.eps,
+                                in_backward=cfg.optimizer_in_backward)
     schedule = CosineSchedule(ctx.lr(cfg.blr), ctx.lr(cfg.min_lr), total,
                               warmup_steps_for(cfg.warmup_epochs, cfg.warmup_steps, spe))
     gen = mask_generator(model.cfg)
