@@ -205,3 +205,20 @@ def test_truncated_shard_is_named(tmp_path):
     path.write_bytes(path.read_bytes()[:700])
     with pytest.raises(ShardError, match="shard-000000.tar"):
         list(ShardDataset(tmp_path / "s", decode=None))
+
+
+def test_shuffle_buffer_shuffles_within_its_window(tmp_path):
+    manifest = _fake_set(tmp_path / "d", 20)
+    write_shards(manifest, tmp_path / "d", tmp_path / "s", clips_per_shard=20)
+    plain = [f"c{i:03d}" for i in range(20)]
+    orders = []
+    for seed in (0, 1):
+        ds = ShardDataset(tmp_path / "s", seed=seed, buffer=4, shuffle_shards=False, decode=None)
+        got = [s["clip"] for s in ds]
+        assert sorted(got) == plain and got != plain
+        # a buffer of 4 emits the p-th sample from the first p + 4 read: no sample comes earlier than that
+        assert all(plain.index(c) < p + 4 for p, c in enumerate(got)), got
+        orders.append(got)
+    assert orders[0] != orders[1]
+    assert [s["clip"] for s in ShardDataset(tmp_path / "s", seed=0, buffer=4, shuffle_shards=False,
+                                            decode=None)] == orders[0]
