@@ -222,3 +222,15 @@ def test_shuffle_buffer_shuffles_within_its_window(tmp_path):
     assert orders[0] != orders[1]
     assert [s["clip"] for s in ShardDataset(tmp_path / "s", seed=0, buffer=4, shuffle_shards=False,
                                             decode=None)] == orders[0]
+
+
+def test_bad_input_is_named(tmp_path, capsys):
+    assert main(["write", "--manifest", str(tmp_path / "none.tsv"), "--out", str(tmp_path / "s")]) == 2
+    assert "none.tsv" in capsys.readouterr().err
+    manifest = _fake_set(tmp_path / "d", 2)
+    (tmp_path / "d" / "v" / "c001.mp4").unlink()
+    assert main(["write", "--manifest", f"{manifest}@{tmp_path / 'd'}", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "c001.mp4" in err and "split.tsv:3" in err
+    with pytest.raises(ShardError, match="no shard index"):
+        ShardDataset(tmp_path / "nothing")
