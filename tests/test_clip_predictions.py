@@ -148,9 +148,9 @@ def test_ablation_tables_mark_significant_differences_to_the_first_line(loso):
              for ln in table.splitlines() if ln.startswith("| m ")}
     uf1 = _hand_uf1_uar(np.concatenate([LOSO_FOLDS[f][0] for f in ("s1", "s2")]),
                         np.concatenate([LOSO_FOLDS[f][1] for f in ("s1", "s2")]))[0]
-    assert lines["default"] == f"{uf1:.2f}"                  # the reference line
-    assert lines["stage3.epochs=2"].endswith(" *")                   # worse on every subject
-    assert lines["stage3.epochs=3"] == f"{uf1:.2f}"                  # same predictions: no difference
+    assert lines["stages=3"] == f"{uf1:.2f}"                  # the reference line (a grid's arm names its stages)
+    assert lines["stage3.epochs=2,stages=3"].endswith(" *")          # worse on every subject
+    assert lines["stage3.epochs=3,stages=3"] == f"{uf1:.2f}"         # same predictions: no difference
     assert "`*`: differs significantly" in table
 
 

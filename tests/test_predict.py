@@ -192,7 +192,7 @@ def test_window_starts_unit():
 # ------------------------------------------------------------------------------------------------ extract
 def test_extract_manifest_shapes_ids_resume(zoo_tag, tmp_path):
     import zoo
-    from avfmae.train.data import preprocess_config
+    from avfmae.train.inputs import preprocess_config
     from avfmae.data.views import load_clip_views
 
     root = tmp_path / "data"

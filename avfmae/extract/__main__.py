@@ -60,7 +60,7 @@ def _save_clip(path: Path, arrays: dict) -> None:
 
 def _manifest_clips(text: str):
     from avfmae.data.manifest import read_manifest
-    from avfmae.train.data import parse_source
+    from avfmae.train.sources import parse_source
 
     head = text.split("|")[0]
     if not (head.endswith(".tsv") or "@" in head or "/" in head):

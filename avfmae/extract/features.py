@@ -30,7 +30,7 @@ class Features(NamedTuple):
 
 def centre_config(model):
     """The evaluation preprocessing of the model's input contract, centre view only."""
-    from avfmae.train.data import preprocess_config
+    from avfmae.train.inputs import preprocess_config
 
     return preprocess_config(model.spec).replace(num_segments=1, num_crops=1)
 
@@ -38,7 +38,7 @@ def centre_config(model):
 def features_of_batch(model, video: torch.Tensor, audio: torch.Tensor, extras: Sequence[str] = (),
                       modalities: Sequence[str] = ("video", "audio"), silent: float | None = None) -> dict:
     """{"feature": (B, D), plus the requested extras} as numpy float32, for one batch of model inputs."""
-    from avfmae.train.data import blank_modalities, preprocess_config, silent_fbank_value
+    from avfmae.train.inputs import blank_modalities, preprocess_config, silent_fbank_value
 
     unknown = set(extras) - set(EXTRAS)
     if unknown:

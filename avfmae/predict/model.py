@@ -95,7 +95,7 @@ def load_model(name: str, weights: str | None = None, labels: Sequence[str] | No
     seeded random init), in eval mode on `device`. `allow_no_head`: accept a backbone (embeddings only)."""
     from avfmae import zoo
 
-    from avfmae.train.data import preprocess_config, silent_fbank_value
+    from avfmae.train.inputs import preprocess_config, silent_fbank_value
 
     model_name, tag = zoo.split_name(name)
     spec = zoo.get_spec(model_name)

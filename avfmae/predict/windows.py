@@ -44,7 +44,7 @@ def window_starts(num_indices: int, clip_len: int, hop_indices: int) -> list[int
 
 def predict_windows(lm: LoadedModel, video: PreparedVideo, hop: float = 1.0, batch_size: int = 8) -> list[Window]:
     """Every window's output (see the module docstring)."""
-    from avfmae.train.data import blank_modalities
+    from avfmae.train.inputs import blank_modalities
 
     cfg = lm.pcfg
     n = video.num_frames
