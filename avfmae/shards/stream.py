@@ -155,12 +155,16 @@ class ShardDataset(IterableDataset):
 
     def set_epoch(self, epoch: int, consumed: int = 0) -> None:
         self.epoch, self.consumed = int(epoch), int(consumed)
-        shards = self.index["shards"]
-        order = (np.random.default_rng([self.seed, self.epoch]).permutation(len(shards)) if self.shuffle_shards
-                 else np.arange(len(shards)))
-        mine = [shards[int(i)] for i in order][self.rank::self.world]
-        self.lanes = [mine[k::self.num_lanes] for k in range(self.num_lanes)]
+        self.lanes = self.lanes_of(self.epoch, self.rank)
         self.skip, self.first_lane = resume_point(self.lane_lengths(), self.batch_size, self.consumed)
+
+    def lanes_of(self, epoch: int, rank: int) -> list[list[dict]]:
+        """The shards each lane of `rank` reads in `epoch` (steps 1-2 above); changes nothing."""
+        shards = self.index["shards"]
+        order = (np.random.default_rng([self.seed, int(epoch)]).permutation(len(shards)) if self.shuffle_shards
+                 else np.arange(len(shards)))
+        mine = [shards[int(i)] for i in order][rank::self.world]
+        return [mine[k::self.num_lanes] for k in range(self.num_lanes)]
 
     def lane_lengths(self) -> list[int]:
         return [sum(s["samples"] for s in lane) for lane in self.lanes]

@@ -26,7 +26,8 @@ from avfmae.models.masking import DualMaskGenerator, torch_dual_masks
 from .common import Context, build_cache, eval_set, setup, write_json
 from .clips import ClipSet, TrainAug
 from .sampling import iterate_steps, steps_per_epoch, uniform_keys
-from .sources import load_entries, parse_source
+from .shardsource import ShardStage1, is_shards
+from .sources import SourceError, load_entries, parse_source
 from .export import export_weights
 from .loop import TrainLoop
 from .optim import build_optimizer
@@ -87,16 +88,24 @@ def run_stage1(cfg, work_dir) -> dict:
     t0 = time.perf_counter()
     ctx = setup(cfg, work_dir)
     if not cfg.data:
-        raise ValueError("stage 1 needs data=... (unlabelled sources: split manifest paths)")
-    entries = load_entries([parse_source(s) for s in cfg.data], drop_labels=True)
-    cache = build_cache(ctx, entries, "train", "s1-train")
-    ds = ClipSet(entries, ctx.pcfg, "train", TrainAug(kind="pretrain" if cfg.multiscale_crop else "none",
-                                                      gain=cfg.gain), cache, cfg.on_error)
+        raise ValueError("stage 1 needs data=... (unlabelled sources: split manifest paths, or one shards:DIR)")
+    aug = TrainAug(kind="pretrain" if cfg.multiscale_crop else "none", gain=cfg.gain)
+    shards = None
+    if any(is_shards(s) for s in tuple(cfg.data) + tuple(cfg.eval_data)):
+        if len(cfg.data) != 1 or not is_shards(cfg.data[0]) or any(is_shards(s) for s in cfg.eval_data):
+            raise SourceError(f"data={tuple(cfg.data)!r}, eval_data={tuple(cfg.eval_data)!r}: a shards source "
+                              "(shards:DIR) stands alone in data (not mixed with manifest sources), and eval_data "
+                              "takes split manifests only")
+        shards = ShardStage1(cfg, ctx, cfg.data[0], aug)
+    else:
+        entries = load_entries([parse_source(s) for s in cfg.data], drop_labels=True)
+        cache = build_cache(ctx, entries, "train", "s1-train")
+        ds = ClipSet(entries, ctx.pcfg, "train", aug, cache, cfg.on_error)
     eval_ds = None
     if cfg.eval_data:
         eval_ds = eval_set(ctx, load_entries([parse_source(s) for s in cfg.eval_data], drop_labels=True), "centre",
                            "s1-eval")
-    spe = steps_per_epoch(len(ds), ctx.layout)
+    spe = shards.spe if shards is not None else steps_per_epoch(len(ds), ctx.layout)
     total = spe * cfg.epochs
     torch.manual_seed(cfg.seed)  # the init must not depend on what consumed the RNG before
     model = zoo.create_model(cfg.model, pretrain=True, weights=cfg.init).to(ctx.device)
@@ -126,15 +135,23 @@ def run_stage1(cfg, work_dir) -> dict:
         loop.extra["history"].append(row)
         return row
 
-    loop = TrainLoop(cfg, model, ctx.info, ctx.work_dir, optimizer, schedule, total, spe,
-                     lambda a, b: iterate_steps(ds, uniform_keys(len(ds), ctx.layout, cfg.seed, spe), a, b,
-                                                 cfg.accum_steps, cfg.num_workers), step_fn,
+    if shards is not None:
+        def batches(a, b):
+            return shards.batches(a, b, loop.extra)
+    else:
+        def batches(a, b):
+            return iterate_steps(ds, uniform_keys(len(ds), ctx.layout, cfg.seed, spe), a, b, cfg.accum_steps,
+                                 cfg.num_workers)
+    loop = TrainLoop(cfg, model, ctx.info, ctx.work_dir, optimizer, schedule, total, spe, batches, step_fn,
                      epoch_end, extra)
     resumed = loop.maybe_resume()
+    if shards is not None and resumed:
+        shards.check_resume(loop.extra, loop.checkpoint_path)
     if eval_ds is not None and "eval_before" not in loop.extra and not resumed:
         loop.extra["eval_before"] = evaluate_reconstruction(ctx, model, eval_ds)
     extra = loop.run()
     result = {"stage": "stage1", "model": cfg.model, "steps": loop.step, "total_steps": total,
+              "shards": str(shards.folder) if shards is not None else None,
               "steps_per_epoch": spe, "global_batch": ctx.layout.global_batch, "lr": ctx.lr(cfg.blr),
               "history": extra.get("history", []), "eval_before": extra.get("eval_before"),
               "eval_after": evaluate_reconstruction(ctx, model, eval_ds) if eval_ds is not None else None,
