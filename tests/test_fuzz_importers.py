@@ -23,7 +23,7 @@ from benchmarks.datasets.sets import casme2, samm  # noqa: E402
 from benchmarks.datasets.sets._micro import parse_composite  # noqa: E402
 from benchmarks.datasets.sets.mafw import MAFW_11  # noqa: E402
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
 
 # ---- pieces of a hostile release ------------------------------------------------------------------------------
