@@ -88,7 +88,7 @@ def check_coding(plan: Plan, coding: Path | None, table, subject_of, mapping: di
             continue
         try:
             key = (subject_of(row[cols["subject"]]), str(row[cols["file"]]).strip())
-        except (ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError):
             raise DatasetLayoutError(plan.spec.name, f"{coding}:{number}",
                                      f"subject {row[cols['subject']]!r} is not a subject number") from None
         emotion = str(row[cols["emotion"]] or "").strip().lower()
