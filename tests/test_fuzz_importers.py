@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -126,7 +127,11 @@ def plan_or_named_error(name_: str, raw: Path):
 
 
 def new_raw(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("fz") / "release"
+    """One reused folder, emptied before each example (hundreds of kept folders slow pytest's cleanup)."""
+    base = tmp_path_factory.getbasetemp() / "fuzz-importers"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir()
+    return base / "release"
 
 
 # ---- one strategy per layout ------------------------------------------------------------------------------------
