@@ -8,7 +8,9 @@ split manifests.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import os
 import re
 from dataclasses import dataclass, field
@@ -171,6 +173,38 @@ def index_by_stem(paths: Iterable[Path], raw: Path) -> dict[str, str]:
     for p in sorted(paths):
         index.setdefault(p.stem, relpath(p, raw))
     return index
+
+
+def read_label_text(path: Path, dataset: str, lenient: bool = False) -> str:
+    """The text of a label file, or a DatasetLayoutError naming the file (and the line of a bad byte).
+
+    `lenient` decodes bad bytes as U+FFFD (for files the release itself ships in mixed encodings); otherwise a
+    byte that is not UTF-8 is an error. A folder, a dangling or looping symlink, an unreadable file: an error."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise DatasetLayoutError(dataset, path, f"label file cannot be read ({e.strerror or e})",
+                                 fix="Check that it is a readable file of the official release.") from None
+    if lenient:
+        return data.decode("utf-8-sig", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise DatasetLayoutError(dataset, f"{path}:{line}", f"byte {data[e.start:e.start + 1]!r} is not UTF-8",
+                                 fix="Save the file as UTF-8 (or restore the release's original file).") from None
+
+
+def read_label_csv(path: Path, dataset: str) -> list[list[str]]:
+    """Rows of a UTF-8 csv label file (blank lines as empty rows); bad bytes or csv syntax name file:line."""
+    reader = csv.reader(io.StringIO(read_label_text(path, dataset), newline=""))
+    rows = []
+    try:
+        for row in reader:
+            rows.append(row)
+    except csv.Error as e:
+        raise DatasetLayoutError(dataset, f"{path}:{reader.line_num}", f"not a readable csv row ({e})") from None
+    return rows
 
 
 LFS_HEADER = b"version https://git-lfs"

@@ -70,7 +70,12 @@ def check_coding(plan: Plan, coding: Path | None, table, subject_of, mapping: di
     if coding is None:
         plan.notes.append("no coding spreadsheet found: labels from the composite list only")
         return
-    rows = read_table(coding)
+    try:
+        rows = read_table(coding)
+    except Exception as e:  # noqa: BLE001 - openpyxl/zipfile/xml raise many types for a broken workbook
+        raise DatasetLayoutError(plan.spec.name, coding, f"cannot read the coding spreadsheet ({type(e).__name__}: "
+                                 f"{e})", fix="Restore the release's original file, or remove it (it only "
+                                 "cross-checks the composite labels).") from None
     h = next((i for i, r in enumerate(rows) if r and str(r[0] or "").strip().lower() == "subject"), None)
     if h is None:
         plan.notes.append(f"{coding.name}: no header row starting with 'Subject'; labels not cross-checked")
@@ -78,10 +83,14 @@ def check_coding(plan: Plan, coding: Path | None, table, subject_of, mapping: di
     cols = header_index(rows[h], {"subject": ("Subject",), "file": ("Filename",),
                                   "emotion": ("Estimated Emotion", "Emotion")}, str(coding), plan.spec.name)
     disagree = []
-    for row in rows[h + 1:]:
+    for number, row in enumerate(rows[h + 1:], start=h + 2):
         if len(row) <= max(cols.values()) or row[cols["file"]] is None:
             continue
-        key = (subject_of(row[cols["subject"]]), str(row[cols["file"]]).strip())
+        try:
+            key = (subject_of(row[cols["subject"]]), str(row[cols["file"]]).strip())
+        except (TypeError, ValueError, OverflowError):
+            raise DatasetLayoutError(plan.spec.name, f"{coding}:{number}",
+                                     f"subject {row[cols['subject']]!r} is not a subject number") from None
         emotion = str(row[cols["emotion"]] or "").strip().lower()
         if key in table and mapping.get(emotion, -1) != table[key]:
             disagree.append(f"{key[1]} ({emotion})")

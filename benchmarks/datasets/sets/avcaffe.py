@@ -10,7 +10,7 @@ from pathlib import Path
 
 from avfmae.data.manifest import ClipRecord
 
-from ..importers._base import DatasetLayoutError, Plan, natural_key, relpath
+from ..importers._base import DatasetLayoutError, Plan, natural_key, read_label_text, relpath
 from ..spec import DatasetSpec
 
 ORDER = 9  # position in the paper's tables
@@ -65,7 +65,7 @@ def _parse_label(text: str, attribute: str) -> int | None:
 
 def read_ground_truth(path: Path, attribute: str, dataset: str) -> dict[str, int]:
     out = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for lineno, line in enumerate(read_label_text(path, dataset, lenient=True).splitlines(), start=1):
         if not line.strip():
             continue
         key, _, value = line.partition(",")
@@ -96,7 +96,7 @@ def import_release(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
     na_file = raw / "info" / "no_audio_files.txt"
     if na_file.is_file():
         no_audio = {Path(t.strip().replace("\\", "/")).stem for t in
-                    na_file.read_text(encoding="utf-8", errors="replace").replace(",", "\n").splitlines() if t.strip()}
+                    read_label_text(na_file, spec.name, lenient=True).replace(",", "\n").splitlines() if t.strip()}
     clips: list[tuple[str, str, str, str]] = []  # (clip id, relpath, participant, participant_task key)
     dropped, unlabelled = 0, 0
     for pdir in sorted(p for p in seg_root.iterdir() if p.is_dir() and p.name.startswith("aiim")):

@@ -1,12 +1,11 @@
 """DFEW: the official 5 folds from `EmoLabel_DataSplit/{train,test}(single_labeled)/set_k.csv`."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from avfmae.data.manifest import ClipRecord
 
-from ..importers._base import DatasetLayoutError, Plan, find_dir
+from ..importers._base import DatasetLayoutError, Plan, find_dir, read_label_csv
 from ..spec import DatasetSpec
 from . import CEA_METRICS, CV5, uar_war
 
@@ -48,9 +47,8 @@ def _read_csv(path: Path, spec: DatasetSpec) -> list[tuple[str, int]]:
     if not path.is_file():
         raise DatasetLayoutError(spec.name, path, "split file not found", LAYOUT)
     out = []
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
-    start = 1 if rows and not rows[0][0].strip().isdigit() else 0
+    rows = read_label_csv(path, spec.name)
+    start = 1 if rows and not (rows[0] and rows[0][0].strip().isdigit()) else 0
     for lineno, row in enumerate(rows[start:], start=start + 1):
         if not row or not row[0].strip():
             continue

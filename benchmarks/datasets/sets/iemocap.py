@@ -15,7 +15,7 @@ from pathlib import Path
 from avfmae.atomic import commit, temp_for
 from avfmae.data.manifest import ClipRecord
 
-from ..importers._base import DatasetLayoutError, Plan, folds_by_test_key
+from ..importers._base import DatasetLayoutError, Plan, folds_by_test_key, read_label_text
 from ..spec import DatasetSpec
 from . import CEA_METRICS, uar_war
 
@@ -48,13 +48,20 @@ TURN = re.compile(r"^\[\s*([\d.]+)\s*-\s*([\d.]+)\s*\]\s+(Ses\d\d[FM]_\S+)\s+(\w
 MERGE = {"ang": "ang", "hap": "hap", "exc": "hap", "neu": "neu", "sad": "sad"}
 
 
-def parse_emo_evaluation(path: Path) -> list[tuple[str, float, float, str]]:
+def parse_emo_evaluation(path: Path, dataset: str = "iemocap") -> list[tuple[str, float, float, str]]:
     """(utterance, start s, end s, label code) for every turn summary line of one dialog's EmoEvaluation."""
     out = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for lineno, line in enumerate(read_label_text(path, dataset, lenient=True).splitlines(), start=1):
         m = TURN.match(line.strip())
         if m:
-            out.append((m.group(3), float(m.group(1)), float(m.group(2)), m.group(4).lower()))
+            try:
+                start, end = float(m.group(1)), float(m.group(2))
+            except ValueError:
+                raise DatasetLayoutError(dataset, f"{path}:{lineno}", f"bad turn times in {line.strip()!r}") from None
+            if not m.group(3).rsplit("_", 1)[1]:
+                raise DatasetLayoutError(dataset, f"{path}:{lineno}",
+                                         f"utterance {m.group(3)!r} does not end in the speaker's turn (F000/M000)")
+            out.append((m.group(3), start, end, m.group(4).lower()))
     return out
 
 
@@ -123,7 +130,7 @@ def import_release(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
         for ev in sorted((session / "dialog" / "EmoEvaluation").glob("*.txt")):
             dialog = ev.stem
             avi = session / "dialog" / "avi" / "DivX" / f"{dialog}.avi"
-            for utt, start, end, code in parse_emo_evaluation(ev):
+            for utt, start, end, code in parse_emo_evaluation(ev, spec.name):
                 if code not in MERGE:
                     counts["other"] += 1
                     continue

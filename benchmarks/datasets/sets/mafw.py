@@ -5,7 +5,7 @@ from pathlib import Path
 
 from avfmae.data.manifest import ClipRecord
 
-from ..importers._base import DatasetLayoutError, Plan, find_dir
+from ..importers._base import DatasetLayoutError, Plan, find_dir, read_label_text
 from ..spec import DatasetSpec
 from . import CEA_METRICS, CV5, per_fold
 
@@ -101,7 +101,7 @@ def _read_fold_file(path: Path, spec: DatasetSpec) -> list[tuple[str, int]]:
     index = {name.lower(): i for i, name in enumerate(spec.labels)}
     out = []
     # The no_caption files are ASCII; decode leniently (the with_caption ones are not valid UTF-8).
-    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for lineno, line in enumerate(read_label_text(path, spec.name, lenient=True).splitlines(), start=1):
         parts = line.split()
         if not parts:
             continue

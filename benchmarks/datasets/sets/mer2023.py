@@ -1,12 +1,12 @@
 """MER2023 (MER-MULTI): train on Train&Val, test on test1. Its label-file readers serve MER2024 too."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from avfmae.data.manifest import ClipRecord
 
-from ..importers._base import DatasetLayoutError, Plan, find_file, header_index, index_by_stem, search
+from ..importers._base import (DatasetLayoutError, Plan, find_file, header_index, index_by_stem,
+                               read_label_csv, search)
 from ..spec import DatasetSpec
 
 ORDER = 3  # position in the paper's tables
@@ -51,15 +51,19 @@ def videos(folder: Path, raw: Path) -> dict[str, str]:
 
 def read_labels(path: Path, spec: DatasetSpec) -> list[tuple[str, int]]:
     """(clip name, class index) from a MER label csv with columns name and discrete."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [r for r in csv.reader(f) if r]
+    rows = read_label_csv(path, spec.name)
+    numbered = [(n, r) for n, r in enumerate(rows, start=1) if r]
+    rows = [r for _, r in numbered]
     if not rows:
         raise DatasetLayoutError(spec.name, path, "label file is empty")
     cols = header_index(rows[0], {"name": ("name", "video", "filename"), "discrete": ("discrete", "emotion")},
                         str(path), spec.name)
     index = {w: i for i, w in enumerate(spec.labels)}
     out = []
-    for lineno, row in enumerate(rows[1:], start=2):
+    for lineno, row in numbered[1:]:
+        if len(row) <= max(cols.values()):
+            raise DatasetLayoutError(spec.name, f"{path}:{lineno}",
+                                     f"expected {len(rows[0])} columns as in the header, got {row!r}")
         word = row[cols["discrete"]].strip().lower()
         if word not in index:
             raise DatasetLayoutError(spec.name, f"{path}:{lineno}",
