@@ -22,8 +22,8 @@ from .store import ResultStore
 
 
 def main(argv=None) -> int:
-    from .executors import resolve_executor, submit_runs
-    from .run import finish, print_plan
+    from .executors import resolve_executor
+    from .run import finish, print_plan, submit
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.grid", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,15 +52,9 @@ def main(argv=None) -> int:
     print_plan(the_plan, executor, store)
     if args.dry_run or not the_plan.todo:
         return 0
-    from .preflight import NotWritable, check_writable
-    try:
-        check_writable(store)
-    except NotWritable as e:
-        print(f"error: {e}", file=sys.stderr)
+    handles = submit(the_plan.todo, executor, store, args.parallel, f"grid-{args.name}")
+    if handles is None:
         return 2
-    from .evaluate import evaluate_run
-    handles = submit_runs(evaluate_run, the_plan.todo, executor, store=store, array_parallelism=args.parallel,
-                          name=f"grid-{args.name}")
     if args.no_wait:
         print(f"submitted {len(handles)} runs; follow with: python -m benchmarks.status {args.name} (same options)")
         return 0

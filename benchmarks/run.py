@@ -96,16 +96,9 @@ def main(argv=None) -> int:
             return 0 if ok else 1
         return 0
 
-    from .preflight import NotWritable, check_writable
-    try:
-        check_writable(store)
-    except NotWritable as e:
-        print(f"error: {e}", file=sys.stderr)
+    handles = submit(the_plan.todo, executor, store, args.parallel, f"{suite.name}-{args.model}")
+    if handles is None:
         return 2
-    from .evaluate import evaluate_run
-    from .pipeline import submit_starting_weights
-    handles = submit_runs(evaluate_run, the_plan.todo, executor, store=store, array_parallelism=args.parallel,
-                          name=f"{suite.name}-{args.model}", prepare=submit_starting_weights)
     if executor == "slurm" and args.no_wait:
         for h in handles:
             print(f"submitted {h.key.dataset}/{h.key.fold}: job {h.job_id}, log {h.stdout}")
@@ -114,6 +107,23 @@ def main(argv=None) -> int:
     code = finish(handles, store)
     _summary(store, suite)
     return code
+
+
+def submit(todo, executor: str, store: ResultStore, parallel: int | None, name: str):
+    """Check that the store, work, pipeline and zoo folders are writable, then submit the runs (a pipeline's
+    shared stage-1/2 jobs first, the stage-3 runs depending on them on SLURM); None (and the reason printed) when
+    a folder cannot be written."""
+    from .evaluate import evaluate_run
+    from .pipeline import submit_starting_weights
+    from .preflight import NotWritable, check_writable
+
+    try:
+        check_writable(store)
+    except NotWritable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
+    return submit_runs(evaluate_run, todo, executor, store=store, array_parallelism=parallel, name=name,
+                       prepare=submit_starting_weights)
 
 
 def _summary(store: ResultStore, suite) -> None:
