@@ -100,9 +100,15 @@ def ensure_demo_data() -> Path:
 
     demo = synth.ensure()
     params = json.loads((demo / synth.MARKER).read_text(encoding="utf-8"))["params"]
-    synth.ensure(registry.get("demo-extra").path(), seed=params["seed"] + 1, subjects=2 * params["subjects"],
-                 clips_per_class=1, seconds=params["seconds"], size=params["size"])
+    synth.ensure(registry.get("demo-extra").path(), **demo_extra_params(params))
     return demo
+
+
+def demo_extra_params(demo: dict) -> dict:
+    """The external corpus's generator parameters for a demo set made with `demo`'s: other identities (seed + 1),
+    twice the subjects, two clips per class and subject, the same clip length and size."""
+    return dict(seed=demo["seed"] + 1, subjects=2 * demo["subjects"], clips_per_class=2, seconds=demo["seconds"],
+                size=demo["size"])
 
 
 # --------------------------------------------------------------------------------------- dependent SLURM jobs

@@ -9,14 +9,14 @@ TINY_RUN = ["--set", "epochs=1", "--set", "stage1.epochs=1", "--set", "stage2.ep
 
 
 def tiny_demo(root: Path) -> Path:
-    """The demo set at 3 subjects x 2 clips per class (64 px, 2.6 s), and its external corpus demo-extra as the
-    demo suite makes it (seed + 1, twice the subjects, one clip per class)."""
+    """The demo set at 3 subjects x 2 clips per class (64 px, 2.6 s), and its external corpus demo-extra with the
+    parameters the demo suite derives from the demo set's (benchmarks.pipeline.demo_extra_params)."""
     from benchmarks.datasets import synth
+    from benchmarks.pipeline import demo_extra_params
 
-    synth.generate(root / "demo-extra", seed=1, subjects=6, clips_per_class=1, seconds=2.6, size=64, workers=1,
-                   progress=False)
-    return synth.generate(root / "demo", subjects=3, clips_per_class=2, seconds=2.6, size=64, workers=1,
-                          progress=False)
+    params = dict(seed=0, subjects=3, clips_per_class=2, seconds=2.6, size=64)
+    synth.generate(root / "demo-extra", **demo_extra_params(params), workers=1, progress=False)
+    return synth.generate(root / "demo", **params, workers=1, progress=False)
 
 
 def use_env(monkeypatch, tmp: Path) -> dict:

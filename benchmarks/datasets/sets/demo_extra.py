@@ -1,5 +1,5 @@
 """The demo's external corpus: a second synthetic set with other identities (generator seed + 1, twice the
-subjects, one clip per class and subject), made beside the demo set by `benchmarks.pipeline.ensure_demo_data`.
+subjects, two clips per class and subject), made beside the demo set by `benchmarks.pipeline.ensure_demo_data`.
 
 It plays the part the paper's other corpora play: the demo suite pre-trains (stage 1, unlabelled) and injects
 semantics (stage 2, labelled) on it, so no subject of any demo fold is seen before that fold's stage 3. It joins
