@@ -1,7 +1,8 @@
 """`python -m benchmarks.soak [--kills N]`: kill a pipeline run with SIGKILL at random points, resume, compare.
 
-The run is the README's main job, made tiny: `benchmarks.run --model avfmae-micro --suite demo --folds fold1`
-(stages 1+2+3, two epochs each by default, a 36-clip synthetic set), inline, in a subprocess of its own session.
+The run is the README's main job, made tiny and cut to its three-stage arm: `benchmarks.run --model avfmae-micro
+--suite demo --folds fold1 --set stages=1+2+3` (one run: stages 1+2+3 on the fold, two epochs each by default, a
+36-clip synthetic set), inline, in a subprocess of its own session.
 First it runs once uninterrupted (the reference). Then, in a fresh store, it is started again and again and each start is
 killed (SIGKILL, the whole process group) after a random delay between 0 and the reference's duration, until
 a start finishes; a cycle that finishes before N kills are reached is followed by another fresh cycle. After each
@@ -42,7 +43,7 @@ COMPARED = ("scores", "scores_last", "confusion", "history", "selected_epoch", "
 
 def command(results: Path, epochs: int) -> list[str]:
     return [sys.executable, "-m", "benchmarks.run", "--model", "avfmae-micro", "--suite", "demo", "--folds",
-            "fold1", "--executor", "inline", "--results", str(results)] + stage_args(epochs)
+            "fold1", "--executor", "inline", "--results", str(results), "--set", "stages=1+2+3"] + stage_args(epochs)
 
 
 def environment(data: Path, base: Path) -> dict:
