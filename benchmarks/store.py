@@ -30,7 +30,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from avfmae.atomic import atomic_write
+from avfmae.atomic import atomic_write_text
 
 from .runkey import RunKey, _safe
 
@@ -121,11 +121,6 @@ def job_info() -> dict:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text atomically (see avfmae.atomic): a reader never sees half a result."""
-    atomic_write(path, lambda f: f.write(text), binary=False)
 
 
 # ----------------------------------------------------------------------------------------------- the store

@@ -16,7 +16,8 @@ import pytest
 from benchmarks.executors import submit_runs
 from benchmarks.jobstatus import run_status, slurm_states
 from benchmarks.runkey import RunKey
-from benchmarks.store import ResultStore, atomic_write_text
+from avfmae.atomic import atomic_write_text
+from benchmarks.store import ResultStore
 
 pytestmark = pytest.mark.slurm
 
