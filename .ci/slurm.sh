@@ -57,6 +57,18 @@ install() {
     || { tail -20 "$SLURM_DIR/apt.log" >&2; die "apt-get install failed (log: $SLURM_DIR/apt.log)"; }
 }
 
+# The daemons' system users come with the packages; a machine whose /etc/passwd lost them (an image rebuilt from
+# files, a container that kept the packages but not the accounts) gets them back, with the ids that own their files.
+ensure_user() {  # ensure_user NAME DIR_OWNED_BY_IT
+  local name=$1 dir=$2 uid args=(--system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin)
+  id -u "$name" >/dev/null 2>&1 && return 0
+  uid=$(stat -c %u "$dir" 2>/dev/null || true)
+  [[ -n $uid && $uid != 0 ]] && ! getent passwd "$uid" >/dev/null && args+=(--uid "$uid")
+  if getent group "$name" >/dev/null; then args+=(--gid "$name"); else args+=(--user-group); fi
+  log "system user $name missing; creating it (${args[*]})"
+  useradd "${args[@]}" "$name" || die "could not create system user $name"
+}
+
 # ---------------------------------------------------------------- pid helpers
 # alive NAME -> 0 when pids/NAME.pid names a live process whose command matches NAME
 alive() {
@@ -271,6 +283,8 @@ cmd_start() {
   [[ $(id -u) == 0 ]] || die "start needs root (daemons run as root/munge/mysql; meant for CI containers and VMs)"
   mkdir -p "$SLURM_DIR" "$PIDS" "$LOGS" "$SLURM_DIR/spool"
   install
+  ensure_user munge /etc/munge
+  [[ $ACCOUNTING == 1 ]] && ensure_user mysql /var/lib/mysql
   [[ -d $SLURM_DIR/state ]] || fresh=1
   mkdir -p "$SLURM_DIR/state"
   write_config

@@ -27,6 +27,8 @@ from benchmarks.datasets.sets.mafw import MAFW_11  # noqa: E402
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
 
+OUTSIDE_ABS = "<absolute path of a file outside the root>"  # build() makes it the test's own tmp file
+
 # ---- pieces of a hostile release ------------------------------------------------------------------------------
 _name_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00")
 name = st.one_of(st.sampled_from(["...", "..x", ". ", " ", "-", "\u202e", "ñ", "日本語", "a\\..\\b", "~", "ﬁ", "İ"]),
@@ -83,7 +85,7 @@ def random_entries(data, folders: list[str], suffixes: list[str]) -> list[tuple[
         rel = f"{where}/{data.draw(name)}{data.draw(st.sampled_from(suffixes))}".lstrip("/")
         kind = data.draw(st.sampled_from(["file", "dir", "link"]))
         if kind == "link":
-            out.append((rel, ("link", data.draw(st.sampled_from(["/etc/passwd", "../../../outside", "/nonexistent",
+            out.append((rel, ("link", data.draw(st.sampled_from([OUTSIDE_ABS, "../../../outside", "/nonexistent",
                                                                  "../" * 8, ".", rel.split("/")[-1]])))))
         else:
             out.append((rel, "dir" if kind == "dir" else data.draw(st.binary(max_size=20))))
@@ -91,19 +93,27 @@ def random_entries(data, folders: list[str], suffixes: list[str]) -> list[tuple[
 
 
 def build(raw: Path, entries) -> None:
-    """Write the tree; a name the file system refuses (too long, a file in the way) is simply left out."""
+    """Write the tree; a name the file system refuses (too long, a file in the way) is simply left out.
+
+    Links point at files of the test's own temporary folder (OUTSIDE_ABS is the absolute path of `outside`
+    beside the root), and nothing is ever written through a link or into a linked folder: these tests run as
+    root in CI, and an earlier version wrote a random byte through a link to /etc/passwd."""
     outside = raw.parent / "outside"
     outside.write_text("secret\n")
     raw.mkdir(exist_ok=True)
     for rel, what in entries:
         path = raw / rel
         try:
+            folder = path.parent.resolve()
+            if path.is_symlink() or (folder != raw.resolve() and raw.resolve() not in folder.parents):
+                continue  # a link, or a folder on the way is one: writing there would leave the tree
             path.parent.mkdir(parents=True, exist_ok=True)
             if what == "dir":
                 path.mkdir(exist_ok=True)
             elif isinstance(what, tuple):
-                if not path.exists() and not path.is_symlink():
-                    path.symlink_to(what[1])
+                if not path.exists():
+                    target = str(outside.resolve()) if what[1] == OUTSIDE_ABS else what[1]
+                    path.symlink_to(target)
             elif not path.is_dir():
                 path.write_bytes(what)
         except (OSError, UnicodeEncodeError):
@@ -190,7 +200,7 @@ def test_mafw(tmp_path_factory, data):
     layout = data.draw(st.sampled_from(["clips", "faces", "both"]))
     for i in ids:
         if layout in ("clips", "both") and data.draw(st.booleans()):
-            entries.append((f"data/clips/{i}.mp4", b"" if data.draw(st.booleans()) else ("link", "/etc/passwd")))
+            entries.append((f"data/clips/{i}.mp4", b"" if data.draw(st.booleans()) else ("link", OUTSIDE_ABS)))
         if layout in ("faces", "both") and data.draw(st.booleans()):
             entries.append((f"data/frames/{i}", "dir"))
             entries.append((f"data/audio_16k/{i}.wav", b""))
