@@ -50,20 +50,27 @@ def test_pretrain_step_and_loss_decrease():
     assert unused == []
 
 
-def test_attention_goes_through_sdpa(monkeypatch):
-    calls = []
-    real = F.scaled_dot_product_attention
+def test_every_attention_runs_once_through_sdpa_or_a_reassociated_order(monkeypatch):
+    from avfmae.models.layers import CrossAttention
+    calls = {"sdpa": 0, "few-keys": 0, "few-queries": 0}
 
-    def counting(*args, **kwargs):
-        calls.append(args[0].shape)
-        return real(*args, **kwargs)
+    def counting(name, real):
+        def run(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return run
 
-    monkeypatch.setattr(F, "scaled_dot_product_attention", counting)
+    monkeypatch.setattr(F, "scaled_dot_product_attention", counting("sdpa", F.scaled_dot_product_attention))
+    monkeypatch.setattr(CrossAttention, "_few_keys", counting("few-keys", CrossAttention._few_keys))
+    monkeypatch.setattr(CrossAttention, "_few_queries", counting("few-queries", CrossAttention._few_queries))
     model = zoo.create_model("avfmae-tiny").eval()
     with torch.no_grad():
         model(*_batch(1))
     # 4 LG attentions x 4 layers x 2 encoders + DiER (4 per unit x 2) + HAFE (2 stage + 2 global)
-    assert len(calls) == 4 * 4 * 2 + 8 + 4
+    assert sum(calls.values()) == 4 * 4 * 2 + 8 + 4
+    # LG step 3 (every local token -> the R region tokens) and step 4 (region tokens -> all local tokens) of each
+    # encoder layer have few keys / few queries: 4 layers x 2 encoders each
+    assert calls["few-keys"] >= 8 and calls["few-queries"] >= 8
 
 
 def test_batch_items_are_independent_in_eval():

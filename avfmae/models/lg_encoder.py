@@ -55,8 +55,10 @@ class LGBlock(nn.Module):
         self.norm2 = layer_norm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
 
-    def forward(self, x: torch.Tensor, batch: int) -> torch.Tensor:
-        """x: (B*R, 1 + L, C), slot 0 the region token of each region; returns the same shape."""
+    def forward(self, x: torch.Tensor, batch: int, regions_only: bool = False) -> torch.Tensor:
+        """x: (B*R, 1 + L, C), slot 0 the region token of each region; returns the same shape, or with
+        `regions_only` just the region tokens (B*R, 1, C): the local tokens' MLP, whose output nobody reads after
+        the last block of the fine-tune path, is then skipped."""
         br, n, c = x.shape
         regions = br // batch
         dp = self.drop_path
@@ -70,7 +72,10 @@ class LGBlock(nn.Module):
             local = local + dp(self.third_attn(self.third_attn_norm0(local), self.third_attn_norm1(region)))
         if fourth:
             region = region + dp(self.fourth_attn(self.fourth_attn_norm0(region), self.fourth_attn_norm1(local)))
-        x = torch.cat((region.reshape(br, 1, c), local.reshape(br, n - 1, c)), dim=1)
+        if regions_only and fourth:  # (without step 4 the local tokens would reach no output: no gradient)
+            x = region.reshape(br, 1, c)
+        else:
+            x = torch.cat((region.reshape(br, 1, c), local.reshape(br, n - 1, c)), dim=1)
         return x + dp(self.mlp(self.norm2(x)))
 
 
@@ -130,8 +135,8 @@ class LGEncoder(nn.Module):
         b = tokens.shape[0]
         h = self._with_region_tokens(self._to_regions(tokens), b)
         per_layer = []
-        for blk in self.blocks:
-            h = run_block(blk, self.grad_checkpointing, h, b)
+        for i, blk in enumerate(self.blocks):
+            h = run_block(blk, self.grad_checkpointing, h, b, i == len(self.blocks) - 1)
             per_layer.append(h[:, 0].reshape(b, self.num_regions, -1))
         return self.norm(torch.stack(per_layer, dim=2))
 
