@@ -23,7 +23,7 @@ from avfmae.data.manifest import ManifestError, resolve
 from avfmae.data.views import PreprocessConfig, plan_view
 
 from .sources import Entry
-from .viewcache import ViewCache, decode_views, normalise_u8, skipped_clip, view_plans
+from .viewcache import ViewCache, decode_view_parts, normalise_u8, normalise_views, skipped_clip, view_plans
 
 log = logging.getLogger("avfmae.train")
 
@@ -139,8 +139,8 @@ class ClipSet(torch.utils.data.Dataset):
         if self.cache is not None:
             frames, audio = self.cache.video[i], self.cache.audio[i]
         else:
-            frames, audio, _ = decode_views(self.entries[i], view_plans(self.mode, self.pcfg, 1))
-        video = torch.stack([normalise_u8(f, self.pcfg) for f in frames])
+            frames, audio, _ = decode_view_parts(self.entries[i], view_plans(self.mode, self.pcfg, 1))
+        video = normalise_views(frames, self.pcfg)
         if self.mode == "centre":
             video, audio = video[0], audio[0]
         return {"video": video, "audio": audio, **self._meta(i)}
