@@ -1,5 +1,8 @@
 """Data-pipeline speed: clips/s of the evaluation pipeline (decode + 2x2 views + fbank) on generated clips.
 
+The loader measured is avfmae.train.clips.ClipSet ("test" mode, no view cache), the one of fine-tuning,
+evaluation, the probe and feature extraction.
+
     python -m avfmae.data.speed [--clips 8] [--frames 100] [--size 224] [--batch-size 8] [--model-ms 250]
     python -m avfmae.data.speed --official OFFICIAL_DIR [--clips 16] [--pairs 7]   # vs the official AV loader
 
@@ -99,7 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     args.clips, args.frames, args.size = args.clips or 8, args.frames or 100, args.size or 224
 
-    from .loader import ClipDataset
+    from avfmae.train.clips import ClipSet, TrainAug
+    from avfmae.train.sources import Entry
+
+    from .views import PreprocessConfig
 
     model_ms = args.model_ms or [100.0, 500.0, 2000.0]
     print(f"evaluation pipeline: decode 16 frames (stride 4) + 2x2 views (3x16x160x160) + fbank (1x256x128), "
@@ -111,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             t0 = time.perf_counter()
             records = make_clips(Path(tmp) / kind, args.clips, kind, args.frames, args.size)
             gen_s = time.perf_counter() - t0
-            ds = ClipDataset(records, Path(tmp) / kind, mode="test")
+            entries = [Entry(Path(tmp) / kind, r, r.target) for r in records]
+            ds = ClipSet(entries, PreprocessConfig(), "test", TrainAug(kind="none"))  # the evaluation loader
             single, per_cpu = _time_single(ds, args.repeats)
             multi = _time_loader(ds, args.workers, args.batch_size, max(args.repeats, 2))
             rows.append((kind, per_cpu, multi))

@@ -147,20 +147,24 @@ class ClipSet(torch.utils.data.Dataset):
 
     def __getitem__(self, key) -> dict:
         i, seed = key if isinstance(key, tuple) else (key, None)
-        try:
-            if self.mode == "train":
-                return self._train_item(i, seed if seed is not None else i)
-            return self._eval_item(i)
-        except (ClipError, ManifestError) as exc:
-            e = self.entries[i]
-            if self.on_error == "raise":
-                raise in_manifest(exc, e.record) from None
-            # skip: a neighbour stands in (the batch keeps its size); the log names the clip and its manifest line
-            err = in_manifest(exc, e.record)
-            log.warning("skipping %s", err)
-            if all(s["clip"] != e.record.clip for s in self.skipped):
-                self.skipped.append(skipped_clip(e, err))
-            return self[((i + 1) % len(self.entries), seed) if seed is not None else (i + 1) % len(self.entries)]
+        n = len(self.entries)
+        for attempt in range(n):
+            j = (i + attempt) % n
+            try:
+                if self.mode == "train":
+                    return self._train_item(j, seed if seed is not None else j)
+                return self._eval_item(j)
+            except (ClipError, ManifestError) as exc:
+                e = self.entries[j]
+                if self.on_error == "raise":
+                    raise in_manifest(exc, e.record) from None
+                # skip: a neighbour stands in (the batch keeps its size); the log names the clip and its manifest
+                # line
+                err = in_manifest(exc, e.record)
+                log.warning("skipping %s", err)
+                if all(s["clip"] != e.record.clip for s in self.skipped):
+                    self.skipped.append(skipped_clip(e, err))
+        raise ClipError(f"all {n} clips of the set failed to load (see the warnings above)", kind="all-failed")
 
 
 def collate(items: list[dict]) -> dict:
