@@ -125,7 +125,10 @@ class ClipSet(torch.utils.data.Dataset):
         indices = V.sample_frame_indices(source.num_frames, pcfg.clip_len, pcfg.stride)
         start = int(rng.integers(max(len(indices) - pcfg.clip_len, 0) + 1))
         plan = plan_view(indices, start, 0, source.num_frames, wav.shape[0], pcfg)
-        frames = source.get_frames(plan.frame_indices)
+        if self.aug.kind == "finetune":    # its transform starts from PIL images: no array round trip
+            frames = source.get_images(plan.frame_indices)
+        else:
+            frames = source.get_frames(plan.frame_indices)
         if self.aug.kind == "none":
             frames = [V.resize_frame(f, pcfg.crop_size) for f in frames]
         seg = A.select_window(wav, plan.sample_range[0], plan.sample_range[1], pcfg.sample_rate,
