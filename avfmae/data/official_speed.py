@@ -126,6 +126,9 @@ def run_official_comparison(official_dir: str | Path, clips: int = 16, frames: i
 
     from .synthetic import make_clips
 
+    unknown = [m for m in modes if m not in ("test", "train")]
+    if unknown:
+        raise SystemExit(f"--modes: unknown mode(s) {unknown}; use test, train or test,train")
     torch.set_num_threads(1)
     kinetics_av = import_official(official_dir)
     pcfg = PreprocessConfig()
