@@ -96,7 +96,8 @@ def _official_set(kinetics_av, csv: Path, mode: str, pcfg):
         return kinetics_av.VideoClsDatasetFrame(
             anno_path=str(csv), data_path="/", mode=mode, clip_len=pcfg.clip_len, frame_sample_rate=pcfg.stride,
             num_segment=1, test_num_segment=pcfg.num_segments, test_num_crop=pcfg.num_crops, num_crop=1,
-            keep_aspect_ratio=True, crop_size=pcfg.crop_size, short_side_size=pcfg.short_side_size, args=official_args(pcfg))
+            keep_aspect_ratio=True, crop_size=pcfg.crop_size, short_side_size=pcfg.short_side_size,
+            args=official_args(pcfg))
 
 
 def _our_set(entries, pcfg, mode: str):

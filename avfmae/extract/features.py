@@ -5,9 +5,10 @@ request the last layer's region tokens or every layer's region-mean, per clip.
     ids, feats, targets = extract_features(model, records, root)        # manifest clips, centre view
 
 Each clip is its centre evaluation view (one temporal window in the middle, the full frame), built with the
-model's input contract by the clip loader of training, evaluation and the probe (avfmae.train.clips.ClipSet,
-"centre" mode): exactly what the probe protocol's frozen features are. Modalities the model was not trained with get the blank input (zeros for
-video, the silent fbank for audio), as in training.
+model's input contract by the clip loader of training, evaluation and the probe
+(avfmae.train.clips.ClipSet, "centre" mode): exactly what the probe protocol's frozen features are. Modalities
+the model was not trained with get the blank input (zeros for video, the silent fbank for audio), as in
+training.
 """
 from __future__ import annotations
 
