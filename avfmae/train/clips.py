@@ -3,8 +3,8 @@
 One Dataset serves every stage, evaluation, the linear probe and feature extraction (avfmae.extract): "train"
 items are one random view, augmented from a per-sample seed (window, crop, flip, RandAugment, erasing, gain: a
 pure function of (seed, epoch, position), see avfmae.train.sampling); "centre" and "test" items are the
-evaluation views of the official test pipeline. The random audio gain is applied to a cached log-mel as the exact log-domain shift ln(g) / std on the unpadded
-fbank rows.
+evaluation views of the official test pipeline. The random audio gain is applied to a cached log-mel as the
+exact log-domain shift ln(g) / std on the unpadded fbank rows.
 """
 from __future__ import annotations
 
