@@ -288,3 +288,25 @@ def test_frames_are_resized_to_160_before_randaugment_and_the_crop(monkeypatch):
     rising = np.flatnonzero((row[1:] > 0) & (row[:-1] <= 0))             # dark -> bright edges
     period = np.diff(rising).mean()
     assert abs(period - 8 * 160 / 112) < 0.5
+
+
+def test_randaugment_clip_equals_timm_reseeded_per_frame():
+    """The recorded-and-replayed RandAugment gives, frame by frame, what timm's own transform gives when every
+    frame starts from the same python/numpy RNG state (the definition of 'the same ops on every frame')."""
+    import random as pyrandom
+
+    from PIL import Image
+
+    ra = RandAugmentClip("rand-m9-n4-mstd0.5-inc1", 64, "bicubic")
+    rng = np.random.RandomState(3)
+    frames = [Image.fromarray(rng.randint(0, 256, (48, 64, 3), dtype=np.uint8)) for _ in range(5)]
+    applied = 0
+    for seed in range(12):
+        got = ra(frames, seed)
+        for f, g in zip(frames, got):
+            pyrandom.seed(seed)
+            np.random.seed(seed)
+            want = np.asarray(ra.transform(f))          # timm's transform, from the clip's RNG state
+            assert np.array_equal(np.asarray(g), want), seed
+        applied += any(not np.array_equal(np.asarray(g), np.asarray(f)) for f, g in zip(frames, got))
+    assert applied >= 6    # most clips had at least one op that changed the frames

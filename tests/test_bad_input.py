@@ -101,6 +101,12 @@ def test_clip_error_during_a_run_names_clip_file_and_manifest_line(data, tmp_pat
     msg = str(e.value)
     assert f"{m}:3" in msg and repr(clip) in msg and "-gone.mp4" in msg
 
+    skip = ClipSet(entries, pcfg, "centre", TrainAug(kind="none"), None, "skip")
+    assert skip[1]["index"] == 2 and skip.skipped[0]["clip"] == clip   # the next clip stands in, logged once
+    lonely = ClipSet([entries[1]], pcfg, "centre", TrainAug(kind="none"), None, "skip")
+    with pytest.raises(ClipError, match="all 1 clips of the set failed"):   # not an endless search
+        lonely[0]
+
 
 def _truncated_weights(tmp_path: Path) -> Path:
     path = tmp_path / "cut.safetensors"

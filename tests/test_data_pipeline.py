@@ -175,3 +175,40 @@ def test_pretrain_item_from_mp4(tmp_path):
     track = pretrain_item(mp4, None, PretrainChoices(ch.segment_offset, ch.crop, ch.gain, ch.masks))
     assert torch.equal(track.video, item.video)
     assert track.audio.shape == item.audio.shape
+
+
+def test_normalize_video_uint8_is_the_float32_formula_bit_for_bit():
+    """uint8 frames take a lookup table; every level of every channel must equal (x / 255 - mean) / std done in
+    float32 numpy, and the out= form must write the same values."""
+    from avfmae.data.video import IMAGENET_MEAN, IMAGENET_STD, normalize_video
+
+    x = np.arange(256 * 3, dtype=np.int64).reshape(1, 16, 16, 3).astype(np.uint8)   # every level per channel
+    x = np.concatenate([x, x[:, ::-1]], axis=0)
+    want = (x.astype(np.float32) / np.float32(255.0) - np.asarray(IMAGENET_MEAN, np.float32)) \
+        / np.asarray(IMAGENET_STD, np.float32)
+    got = normalize_video(x)
+    assert got.dtype == torch.float32 and got.shape == (3, 2, 16, 16)
+    assert np.array_equal(got.numpy(), want.transpose(3, 0, 1, 2))
+    out = torch.empty(3, 2, 16, 16)
+    normalize_video(torch.from_numpy(x), out=out)
+    assert torch.equal(out, got)
+
+
+def test_kaldi_fbank_is_torchaudios_bit_for_bit():
+    """The fbank with cached filter bank and window equals torchaudio.compliance.kaldi.fbank with the official
+    arguments, exactly, for window counts around the edges (400 samples = 1 frame, 560 = 2, ...)."""
+    import torchaudio
+
+    rng = np.random.RandomState(0)
+    for n in (400, 401, 559, 560, 16000, 40960, 47999):
+        x = torch.from_numpy((rng.randn(n) * 0.3).astype(np.float32))[None]
+        x = x - x.mean()
+        want = torchaudio.compliance.kaldi.fbank(x, htk_compat=True, sample_frequency=16000, use_energy=False,
+                                                 window_type="hanning", num_mel_bins=128, dither=0.0,
+                                                 frame_shift=10)
+        got = A.kaldi_fbank(x)
+        assert got.shape == want.shape == (1 + (n - 400) // 160, 128)
+        assert torch.equal(got, want), n
+    assert torch.equal(A.kaldi_fbank(x[0], 64), torchaudio.compliance.kaldi.fbank(
+        x, htk_compat=True, sample_frequency=16000, use_energy=False, window_type="hanning", num_mel_bins=64,
+        dither=0.0, frame_shift=10))

@@ -168,3 +168,24 @@ def test_clip_error_is_value_error_and_picklable():
     e2 = pickle.loads(pickle.dumps(e))
     assert type(e2) is VideoError and e2.path == "/x/y.mp4" and e2.kind == "corrupt" and str(e2) == str(e)
     assert str(ClipError("whole message")) == "whole message"
+
+
+def test_frame_folder_images_have_the_pixels_of_the_arrays(tmp_path):
+    """get_images (PIL, for the training transform) and get_frames (arrays) give the same RGB pixels, for RGB
+    jpgs and for grayscale / palette frames that need converting; non-image files are not frames."""
+    from PIL import Image
+
+    from avfmae.data.readers import FrameFolder
+
+    rng = np.random.RandomState(0)
+    Image.fromarray(rng.randint(0, 256, (12, 10, 3), dtype=np.uint8)).save(tmp_path / "a_000.jpg", quality=90)
+    Image.fromarray(rng.randint(0, 256, (12, 10), dtype=np.uint8)).save(tmp_path / "a_001.png")
+    Image.fromarray(rng.randint(0, 256, (12, 10, 3), dtype=np.uint8)).convert("P").save(tmp_path / "a_002.png")
+    (tmp_path / "notes.txt").write_text("not a frame")
+    folder = FrameFolder(tmp_path)
+    assert [p.name for p in folder.files] == ["a_000.jpg", "a_001.png", "a_002.png"]
+    for im, arr in zip(folder.get_images([2, 0, 1, 0]), folder.get_frames([2, 0, 1, 0])):
+        assert im.mode == "RGB" and arr.shape == (12, 10, 3)
+        assert np.array_equal(np.asarray(im), arr)
+    grey = np.asarray(Image.open(tmp_path / "a_001.png"))
+    assert np.array_equal(folder.get_frames([1])[0], np.repeat(grey[:, :, None], 3, axis=2))

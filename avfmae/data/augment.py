@@ -159,8 +159,40 @@ class RandAugmentClip:
         self.transform = rand_augment_transform(config_str, hparams)
 
     def __call__(self, images: Sequence, seed: int) -> list:
-        """PIL images of one clip -> augmented PIL images (the same ops on each)."""
-        return replay_same_random(self.transform, images, seed)
+        """PIL images of one clip -> augmented PIL images (the same ops on each).
+
+        The result is that of `replay_same_random(self.transform, images, seed)` (every frame seeing the same RNG
+        state), computed faster: timm's transform runs once, on the first frame, from that state, recording each
+        op it applies with its drawn arguments; the other frames replay those calls (timm's ops are deterministic
+        given their arguments once the interpolation is fixed). A random interpolation (drawn inside the op)
+        falls back to replaying the RNG per frame."""
+        images = list(images)
+        ops = getattr(self.transform, "ops", None)
+        if len(images) < 2 or ops is None or any(isinstance(op.kwargs.get("resample"), (list, tuple))
+                                                  for op in ops):
+            return replay_same_random(self.transform, images, seed)
+        calls: list[tuple] = []
+
+        def recorder(fn):
+            def record(img, *args, **kwargs):
+                calls.append((fn, args, dict(kwargs)))
+                return fn(img, *args, **kwargs)
+            return record
+
+        originals = [op.aug_fn for op in ops]
+        for op, fn in zip(ops, originals):
+            op.aug_fn = recorder(fn)
+        try:
+            (first,) = replay_same_random(self.transform, images[:1], seed)
+        finally:
+            for op, fn in zip(ops, originals):
+                op.aug_fn = fn
+        out = [first]
+        for im in images[1:]:
+            for fn, args, kwargs in calls:
+                im = fn(im, *args, **dict(kwargs))
+            out.append(im)
+        return out
 
     def __repr__(self) -> str:
         return f"RandAugmentClip({self.config_str!r})"
@@ -219,10 +251,18 @@ def _make_eraser(cfg: AugmentConfig):
     return RandomErasing(cfg.reprob, mode=cfg.remode, max_count=cfg.recount, num_splits=cfg.recount, device="cpu")
 
 
-def _to_pil(frames: Sequence[np.ndarray]) -> list:
+def _to_pil(frames: Sequence) -> list:
+    """uint8 (H, W, 3) arrays (or PIL images, kept as they are) -> PIL images."""
     from PIL import Image
 
-    return [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
+    return [f if isinstance(f, Image.Image) else Image.fromarray(np.ascontiguousarray(f)) for f in frames]
+
+
+def _resize_image(image, size: int):
+    """V.resize_frame on a PIL image: PIL BILINEAR to size x size (kept when already that size)."""
+    from PIL import Image
+
+    return image if image.size == (size, size) else image.resize((size, size), Image.BILINEAR)
 
 
 # ---------------------------------------------------------------------------------------------- transforms
@@ -244,17 +284,17 @@ class VideoTrainTransform:
             raise ValueError("a clip needs at least one frame")
         cfg = self.cfg
         seed = draw_clip_seed(generator)
+        images = _to_pil(frames)
         if cfg.resize_to:                                   # official order: resize, then RandAugment and crop
-            frames = [V.resize_frame(np.asarray(f), cfg.resize_to) for f in frames]
+            images = [_resize_image(im, cfg.resize_to) for im in images]
         if self.rand_augment is not None:
-            images = self.rand_augment(_to_pil(frames), _sub_seed(seed, 1))
-            arrays = np.stack([np.asarray(im.convert("RGB")) for im in images], axis=0)
-        else:
-            arrays = np.stack([np.asarray(f) for f in frames], axis=0)
-        video = V.normalize_video(arrays, cfg.mean, cfg.std)  # (3, T, H, W)
+            images = self.rand_augment(images, _sub_seed(seed, 1))
+        arrays = np.stack([np.asarray(im if im.mode == "RGB" else im.convert("RGB")) for im in images], axis=0)
         rng = random.Random(_sub_seed(seed, 2))
-        box = sample_resized_crop_box(video.shape[2], video.shape[3], cfg.scale, cfg.ratio, rng)
-        video = resized_crop(video, box, cfg.input_size)
+        box = sample_resized_crop_box(arrays.shape[1], arrays.shape[2], cfg.scale, cfg.ratio, rng)
+        top, left, h, w = box                               # normalise only the crop (per-pixel: the same values)
+        video = V.normalize_video(arrays[:, top:top + h, left:left + w], cfg.mean, cfg.std)  # (3, T, h, w)
+        video = resized_crop(video, (0, 0, h, w), cfg.input_size)
         flip = cfg.hflip > 0 and rng.random() < cfg.hflip
         if flip:
             video = video.flip(-1)

@@ -4,9 +4,9 @@ Video
     * a video file (mp4 or anything decord reads); PyAV is the fallback when decord cannot open or decode it;
     * a folder of frames (jpg/jpeg/png/bmp), in sorted file-name order.
     Every frame comes back as an (H, W, 3) uint8 RGB array; grayscale, palette, RGBA and 16-bit frames are
-    converted to 8-bit RGB.
+    converted to 8-bit RGB (`get_images`: the same pixels as RGB PIL images).
 
-Audio
+Audio (implemented in avfmae.data.audio_io, re-exported here)
     * a wav (or any file soundfile reads), or, when the manifest has no wav, the audio track of the video file
       (decord AudioReader; PyAV as the fallback, e.g. for AC3 tracks decord rejects).
     * 16-bit PCM is returned as int16 / 32768 in float32, bit-identical to what the official loader sees
@@ -24,10 +24,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import AudioError, ClipError, VideoError
+from .audio_io import SAMPLE_RATE, downmix_resample, load_audio, read_video_audio, read_wav
+from .errors import ClipError, VideoError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
-SAMPLE_RATE = 16000
 DEFAULT_FOLDER_FPS = 25.0
 
 __all__ = [
@@ -66,6 +66,15 @@ def to_rgb_uint8(image) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def _rgb_image(image):
+    """A decoded PIL image -> an RGB PIL image with the pixels of to_rgb_uint8 (an RGB image as it is)."""
+    from PIL import Image
+
+    if image.mode == "RGB":
+        return image
+    return Image.fromarray(to_rgb_uint8(image))
+
+
 class FrameSource:
     """A clip's frames. `num_frames` >= 1; `get_frames(indices)` -> list of (H, W, 3) uint8 RGB arrays
     (indices may repeat); `frame_timestamps(indices)` -> float32 (k, 2) [start, end] seconds, as decord gives."""
@@ -76,6 +85,12 @@ class FrameSource:
 
     def get_frames(self, indices: Sequence[int]) -> list[np.ndarray]:
         raise NotImplementedError
+
+    def get_images(self, indices: Sequence[int]) -> list:
+        """The frames as RGB PIL images (the pixels of get_frames; a frame folder skips the array round trip)."""
+        from PIL import Image
+
+        return [Image.fromarray(f) for f in self.get_frames(indices)]
 
     def frame_timestamps(self, indices: Sequence[int]) -> np.ndarray:
         fps = self.fps or DEFAULT_FOLDER_FPS
@@ -102,7 +117,10 @@ class FrameFolder(FrameSource):
         if not self.path.is_dir():
             raise VideoError(self.path, "frame folder not found", "Check the video column of the manifest and the "
                              "dataset root", kind="missing")
-        self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        with os.scandir(self.path) as it:   # the entry's own type: no stat per frame (is_file follows links)
+            names = sorted(e.name for e in it if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
+                           and e.is_file())
+        self.files = [self.path / n for n in names]
         self.num_frames = len(self.files)
         self.fps = None
         self._assumed_fps = float(assumed_fps)
@@ -115,9 +133,15 @@ class FrameFolder(FrameSource):
         return np.stack([idx / self._assumed_fps, (idx + 1) / self._assumed_fps], axis=1).astype(np.float32)
 
     def get_frames(self, indices: Sequence[int]) -> list[np.ndarray]:
+        return self._read(indices, to_rgb_uint8)
+
+    def get_images(self, indices: Sequence[int]) -> list:
+        return self._read(indices, _rgb_image)
+
+    def _read(self, indices: Sequence[int], convert) -> list:
         from PIL import Image, UnidentifiedImageError
 
-        cache: dict[int, np.ndarray] = {}
+        cache: dict[int, object] = {}
         out = []
         for i in self._check_indices(indices):
             if i not in cache:
@@ -125,7 +149,7 @@ class FrameFolder(FrameSource):
                 try:
                     with Image.open(f) as im:
                         im.load()
-                        cache[i] = to_rgb_uint8(im)
+                        cache[i] = convert(im)
                 except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
                     raise VideoError(f, f"unreadable or corrupt frame image ({exc})",
                                      "Re-extract this clip's frames, or drop the clip", kind="corrupt") from exc
@@ -276,133 +300,3 @@ def open_video(path: str | os.PathLike, backend: str = "auto", probe: bool = Tru
         raise VideoError(path, "unreadable, corrupt or truncated video (" + "; ".join(errors) + ")",
                          "Re-encode the clip (e.g. ffmpeg -i in -c:v libx264 out.mp4) or drop it",
                          kind="corrupt") from exc
-
-
-# ----------------------------------------------------------------------------------------------------------- audio
-def downmix_resample(samples: np.ndarray, sample_rate: int, target_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """(n,) or (n, channels) float32 at `sample_rate` -> (n',) float32 mono at `target_rate`.
-
-    Channels are averaged; the rate is converted with torchaudio.functional.resample (windowed sinc)."""
-    x = np.asarray(samples, dtype=np.float32)
-    if x.ndim == 2:
-        x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    if int(sample_rate) != int(target_rate) and x.size:
-        import torch
-        import torchaudio.functional as AF
-
-        x = AF.resample(torch.from_numpy(x)[None], int(sample_rate), int(target_rate))[0].numpy()
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
-def read_wav(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, offset: int = 0,
-             count: int | None = None) -> np.ndarray:
-    """Read a wav as float32 mono at `sample_rate`; optionally only samples [offset, offset + count).
-
-    16-bit PCM is int16 / 32768 (what torchaudio.load returns); offset/count are in samples at the file's own
-    rate when no resampling is needed (the same slice torchaudio.load(frame_offset, num_frames) reads), else
-    in samples of the resampled signal. Raises AudioError for a missing, unreadable or empty file."""
-    import soundfile as sf
-
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(path, "wav not found", "Check the audio column of the manifest, or extract it "
-                         "(ffmpeg -i VIDEO -ac 1 -ar 16000 -c:a pcm_s16le OUT.wav)", kind="missing")
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        raise AudioError(path, f"unreadable or corrupt audio file ({exc})",
-                         "Re-extract the audio (ffmpeg -i VIDEO -ac 1 -ar 16000 -c:a pcm_s16le OUT.wav)",
-                         kind="corrupt") from exc
-    if info.frames <= 0:
-        raise AudioError(path, "audio file has no samples", "Re-extract the audio or drop this clip", kind="empty")
-    native = int(info.samplerate) == int(sample_rate)
-    start, frames = (int(offset), -1 if count is None else int(count)) if native else (0, -1)
-    try:
-        if info.subtype == "PCM_16":
-            data, sr = sf.read(str(path), dtype="int16", always_2d=True, start=start, frames=frames)
-            data = data.astype(np.float32) / np.float32(32768.0)
-        else:
-            data, sr = sf.read(str(path), dtype="float32", always_2d=True, start=start, frames=frames)
-    except Exception as exc:
-        raise AudioError(path, f"audio data could not be decoded ({exc})",
-                         "Re-extract the audio (ffmpeg -i VIDEO -ac 1 -ar 16000 -c:a pcm_s16le OUT.wav)",
-                         kind="corrupt") from exc
-    wav = downmix_resample(data, sr, sample_rate)
-    if not native:
-        wav = wav[int(offset):] if count is None else wav[int(offset):int(offset) + int(count)]
-    if wav.size == 0 and offset == 0:
-        raise AudioError(path, "audio file has no samples", "Re-extract the audio or drop this clip", kind="empty")
-    if not np.all(np.isfinite(wav)):
-        raise AudioError(path, "audio holds NaN or infinite samples", "Re-extract the audio", kind="corrupt")
-    return wav
-
-
-def _pyav_audio(path: Path, sample_rate: int) -> np.ndarray:
-    import av
-
-    chunks, rate = [], None
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            raise AudioError(path, "the video has no audio track and the manifest gives no wav",
-                             "Add a wav in the audio column, or drop this clip", kind="no-audio")
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="fltp")  # keep layout and rate, only make the format float planar
-        for frame in container.decode(stream):
-            rate = frame.sample_rate
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray())
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray())
-    if not chunks or rate is None:
-        raise AudioError(path, "the video's audio track holds no decodable samples",
-                         "Extract a wav with ffmpeg and put it in the audio column, or drop this clip", kind="empty")
-    data = np.concatenate(chunks, axis=1).T  # (n, channels)
-    return downmix_resample(data, rate, sample_rate)
-
-
-def read_video_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, backend: str = "auto") -> np.ndarray:
-    """The audio track of a video file as float32 mono at `sample_rate` (decord AudioReader, PyAV fallback)."""
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(path, "video (audio source) not found", "Check the manifest and the dataset root",
-                         kind="missing")
-    errors = []
-    if backend in ("auto", "decord"):
-        try:
-            import decord
-
-            ar = decord.AudioReader(str(path), sample_rate=sample_rate, mono=True)
-            wav = np.asarray(ar[:].asnumpy(), dtype=np.float32).reshape(-1)
-            if wav.size and np.all(np.isfinite(wav)):
-                return np.ascontiguousarray(wav)
-            errors.append("decord: no samples")
-        except Exception as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            errors.append(f"decord: {msg}")
-        if backend == "decord":
-            raise AudioError(path, f"decord cannot read the audio track ({errors[-1]})",
-                             "Extract a wav with ffmpeg and put it in the audio column", kind="corrupt")
-    try:
-        wav = _pyav_audio(path, sample_rate)
-    except AudioError:
-        raise
-    except Exception as exc:
-        errors.append(f"PyAV: {type(exc).__name__}: {exc}")
-        raise AudioError(path, "the audio track cannot be decoded (" + "; ".join(errors) + ")",
-                         "Extract a wav with ffmpeg (ffmpeg -i VIDEO -ac 1 -ar 16000 -c:a pcm_s16le OUT.wav) and "
-                         "put it in the audio column", kind="corrupt") from exc
-    if not np.all(np.isfinite(wav)):
-        raise AudioError(path, "audio track decodes to NaN/inf samples", "Extract a wav with ffmpeg", kind="corrupt")
-    return wav
-
-
-def load_audio(video_path: str | os.PathLike, audio_path: str | os.PathLike | None,
-               sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """A clip's waveform: the wav when given, else the audio track of the video file (a frame folder has none)."""
-    if audio_path is not None:
-        return read_wav(audio_path, sample_rate)
-    if Path(video_path).is_dir():
-        raise AudioError(video_path, "frame folder without a wav in the manifest (a frame folder has no audio)",
-                         "Give the clip's wav in the audio column", kind="no-audio")
-    return read_video_audio(video_path, sample_rate)

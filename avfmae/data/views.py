@@ -21,8 +21,8 @@ from . import audio as A
 from . import video as V
 from .readers import FrameSource, load_audio, open_video
 
-__all__ = ["PreprocessConfig", "ViewPlan", "View", "plan_view", "plan_test_views", "make_views", "load_clip_views",
-           "stack_views"]
+__all__ = ["PreprocessConfig", "ViewPlan", "View", "plan_view", "plan_test_views", "view_frames", "view_audio",
+           "make_views", "load_clip_views", "stack_views"]
 
 
 @dataclass(frozen=True)
@@ -127,25 +127,32 @@ def plan_test_views(num_frames: int, num_samples: int, cfg: PreprocessConfig = P
             for k, s in enumerate(starts) for c in range(cfg.num_crops)]
 
 
-def make_views(source: FrameSource, waveform: np.ndarray, cfg: PreprocessConfig = PreprocessConfig(),
-               plans: Sequence[ViewPlan] | None = None, gain: A.Gain = None) -> list[View]:
-    """Decode, resize and normalise every planned view (default: all test views). Each distinct frame is decoded
-    and resized once; `gain` is resolved once per view, in view order."""
-    waveform = np.asarray(waveform, dtype=np.float32).reshape(-1)
-    if plans is None:
-        plans = plan_test_views(source.num_frames, waveform.shape[0], cfg)
+def view_frames(source: FrameSource, plans: Sequence[ViewPlan], cfg: PreprocessConfig = PreprocessConfig()
+                ) -> list[np.ndarray]:
+    """The uint8 (T, crop, crop, 3) frames of every planned view, before normalisation. Each distinct frame is
+    decoded and resized once; identical views (e.g. the 2 full-frame crops) are the same array object."""
     wanted = sorted({i for p in plans for i in p.frame_indices})
     decoded = source.get_frames(wanted)
     resized = dict(zip(wanted, (V.resize_frame(f, cfg.short_side_size) for f in decoded)))
+    videos: dict[tuple, np.ndarray] = {}
     out = []
-    videos: dict[tuple, torch.Tensor] = {}     # identical views (e.g. the 2 full-frame crops) are computed once
-    audios: dict[tuple, tuple] = {}
     for p in plans:
         vkey = (p.frame_indices, p.crop_offset)
         if vkey not in videos:
             frames = np.stack([resized[i] for i in p.frame_indices], axis=0)
-            frames = V.spatial_crop(frames, p.crop_offset, cfg.crop_size)
-            videos[vkey] = V.normalize_video(frames, cfg.video_mean, cfg.video_std)
+            videos[vkey] = V.spatial_crop(frames, p.crop_offset, cfg.crop_size)
+        out.append(videos[vkey])
+    return out
+
+
+def view_audio(waveform: np.ndarray, plans: Sequence[ViewPlan], cfg: PreprocessConfig = PreprocessConfig(),
+               gain: A.Gain = None) -> list[tuple[torch.Tensor, int, float | None]]:
+    """(normalised fbank (1, t, mel), fbank frames before pad/cut, gain) of every planned view; `gain` is
+    resolved once per view, in view order; identical (window, gain) pairs are computed once."""
+    waveform = np.asarray(waveform, dtype=np.float32).reshape(-1)
+    audios: dict[tuple, tuple] = {}
+    out = []
+    for p in plans:
         g = A.resolve_gain(gain)
         akey = (p.sample_range, g)
         if akey not in audios:
@@ -153,9 +160,24 @@ def make_views(source: FrameSource, waveform: np.ndarray, cfg: PreprocessConfig 
                                   cfg.target_length * cfg.frame_shift / 1000.0, cfg.short_audio_samples)
             fb, n = A.wav_to_fbank(seg, g, cfg.num_mel_bins, cfg.target_length, cfg.sample_rate, cfg.frame_shift)
             audios[akey] = (A.normalize_fbank(fb, cfg.fbank_mean, cfg.fbank_std)[None], n)
-        audio, n = audios[akey]
-        out.append(View(p, videos[vkey], audio, n, g))
+        out.append((*audios[akey], g))
     return out
+
+
+def make_views(source: FrameSource, waveform: np.ndarray, cfg: PreprocessConfig = PreprocessConfig(),
+               plans: Sequence[ViewPlan] | None = None, gain: A.Gain = None) -> list[View]:
+    """Decode, resize and normalise every planned view (default: all test views). Each distinct frame is decoded
+    and resized once; `gain` is resolved once per view, in view order."""
+    waveform = np.asarray(waveform, dtype=np.float32).reshape(-1)
+    if plans is None:
+        plans = plan_test_views(source.num_frames, waveform.shape[0], cfg)
+    frames = view_frames(source, plans, cfg)
+    videos: dict[int, torch.Tensor] = {}     # identical views are normalised once
+    for f in frames:
+        if id(f) not in videos:
+            videos[id(f)] = V.normalize_video(f, cfg.video_mean, cfg.video_std)
+    audio = view_audio(waveform, plans, cfg, gain)
+    return [View(p, videos[id(f)], a, n, g) for p, f, (a, n, g) in zip(plans, frames, audio)]
 
 
 def load_clip_views(video_path: str | os.PathLike, audio_path: str | os.PathLike | None,

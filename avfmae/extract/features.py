@@ -5,9 +5,10 @@ request the last layer's region tokens or every layer's region-mean, per clip.
     ids, feats, targets = extract_features(model, records, root)        # manifest clips, centre view
 
 Each clip is its centre evaluation view (one temporal window in the middle, the full frame), built with the
-model's input contract by the evaluation loader (avfmae.data.loader.ClipDataset "eval-centre"): exactly what the
-probe protocol's frozen features are. Modalities the model was not trained with get the blank input (zeros for
-video, the silent fbank for audio), as in training.
+model's input contract by the clip loader of training, evaluation and the probe
+(avfmae.train.clips.ClipSet, "centre" mode): exactly what the probe protocol's frozen features are. Modalities
+the model was not trained with get the blank input (zeros for video, the silent fbank for audio), as in
+training.
 """
 from __future__ import annotations
 
@@ -67,26 +68,36 @@ def extract_features(model, clips: Iterable, root, extras: Sequence[str] = (), b
                      on_error: str = "raise", progress: bool = False) -> Features:
     """Embeddings of manifest clips (ClipRecords, paths relative to `root`), centre view, in order.
     on_error="skip" drops unreadable clips (they are then missing from `ids`)."""
-    from avfmae.data.loader import ClipDataset
+    from pathlib import Path
+
+    from avfmae.train.clips import ClipSet, TrainAug, collate
+    from avfmae.train.sources import Entry
 
     model.eval()
     records = list(clips)
-    ds = ClipDataset(records, root, mode="eval-centre", cfg=centre_config(model), on_error=on_error)
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=num_workers)
+    # the loader's target slot only carries a number; the records' own targets (None for unlabelled) are returned
+    entries = [Entry(Path(root), r, r.target if r.target is not None else -1) for r in records]
+    ds = ClipSet(entries, centre_config(model), "centre", TrainAug(kind="none"), on_error=on_error)
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=num_workers, collate_fn=collate)
     ids, targets, parts = [], [], {}
+    seen: set[int] = set()      # with on_error="skip" a neighbour stands in for a bad clip: keep each clip once
     bar = None
     if progress:
         from avfmae import progress as P
 
         bar = P.bar(total=len(records), desc="features", unit="clip")
     for batch in loader:
-        res = features_of_batch(model, batch["video"], batch["audio"], extras, modalities)
-        for k, v in res.items():
-            parts.setdefault(k, []).append(v)
-        ids += list(batch["clip"])
-        targets += [records[int(i)].target for i in batch["index"]]
+        index = [int(i) for i in batch["index"]]
+        keep = [k for k, i in enumerate(index) if i not in seen and not seen.add(i)]
+        if keep:
+            sel = torch.tensor(keep)
+            res = features_of_batch(model, batch["video"][sel], batch["audio"][sel], extras, modalities)
+            for k, v in res.items():
+                parts.setdefault(k, []).append(v)
+            ids += [batch["clip"][k] for k in keep]
+            targets += [records[index[k]].target for k in keep]
         if bar:
-            bar.update(len(batch["clip"]))
+            bar.update(len(index))
     if bar:
         bar.close()
     if not ids:

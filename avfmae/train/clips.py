@@ -1,10 +1,10 @@
 """The clip set of training and evaluation: entries -> model inputs (augmented training views, test views).
 
-One Dataset serves every stage and the linear probe: "train" items are one random view, augmented from a
-per-sample seed (window, crop, flip, RandAugment, erasing, gain: a pure function of (seed, epoch, position), see
-avfmae.train.sampling); "centre" and "test" items are the evaluation views of the official test pipeline.
-The random audio gain is applied to a cached log-mel as the exact log-domain shift ln(g) / std on the unpadded
-fbank rows.
+One Dataset serves every stage, evaluation, the linear probe and feature extraction (avfmae.extract): "train"
+items are one random view, augmented from a per-sample seed (window, crop, flip, RandAugment, erasing, gain: a
+pure function of (seed, epoch, position), see avfmae.train.sampling); "centre" and "test" items are the
+evaluation views of the official test pipeline. The random audio gain is applied to a cached log-mel as the
+exact log-domain shift ln(g) / std on the unpadded fbank rows.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from avfmae.data.manifest import ManifestError, resolve
 from avfmae.data.views import PreprocessConfig, plan_view
 
 from .sources import Entry
-from .viewcache import ViewCache, decode_views, normalise_u8, skipped_clip, view_plans
+from .viewcache import ViewCache, decode_view_parts, normalise_u8, normalise_views, skipped_clip, view_plans
 
 log = logging.getLogger("avfmae.train")
 
@@ -125,7 +125,10 @@ class ClipSet(torch.utils.data.Dataset):
         indices = V.sample_frame_indices(source.num_frames, pcfg.clip_len, pcfg.stride)
         start = int(rng.integers(max(len(indices) - pcfg.clip_len, 0) + 1))
         plan = plan_view(indices, start, 0, source.num_frames, wav.shape[0], pcfg)
-        frames = source.get_frames(plan.frame_indices)
+        if self.aug.kind == "finetune":    # its transform starts from PIL images: no array round trip
+            frames = source.get_images(plan.frame_indices)
+        else:
+            frames = source.get_frames(plan.frame_indices)
         if self.aug.kind == "none":
             frames = [V.resize_frame(f, pcfg.crop_size) for f in frames]
         seg = A.select_window(wav, plan.sample_range[0], plan.sample_range[1], pcfg.sample_rate,
@@ -139,28 +142,32 @@ class ClipSet(torch.utils.data.Dataset):
         if self.cache is not None:
             frames, audio = self.cache.video[i], self.cache.audio[i]
         else:
-            frames, audio, _ = decode_views(self.entries[i], view_plans(self.mode, self.pcfg, 1))
-        video = torch.stack([normalise_u8(f, self.pcfg) for f in frames])
+            frames, audio, _ = decode_view_parts(self.entries[i], view_plans(self.mode, self.pcfg, 1))
+        video = normalise_views(frames, self.pcfg)
         if self.mode == "centre":
             video, audio = video[0], audio[0]
         return {"video": video, "audio": audio, **self._meta(i)}
 
     def __getitem__(self, key) -> dict:
         i, seed = key if isinstance(key, tuple) else (key, None)
-        try:
-            if self.mode == "train":
-                return self._train_item(i, seed if seed is not None else i)
-            return self._eval_item(i)
-        except (ClipError, ManifestError) as exc:
-            e = self.entries[i]
-            if self.on_error == "raise":
-                raise in_manifest(exc, e.record) from None
-            # skip: a neighbour stands in (the batch keeps its size); the log names the clip and its manifest line
-            err = in_manifest(exc, e.record)
-            log.warning("skipping %s", err)
-            if all(s["clip"] != e.record.clip for s in self.skipped):
-                self.skipped.append(skipped_clip(e, err))
-            return self[((i + 1) % len(self.entries), seed) if seed is not None else (i + 1) % len(self.entries)]
+        n = len(self.entries)
+        for attempt in range(n):
+            j = (i + attempt) % n
+            try:
+                if self.mode == "train":
+                    return self._train_item(j, seed if seed is not None else j)
+                return self._eval_item(j)
+            except (ClipError, ManifestError) as exc:
+                e = self.entries[j]
+                if self.on_error == "raise":
+                    raise in_manifest(exc, e.record) from None
+                # skip: a neighbour stands in (the batch keeps its size); the log names the clip and its manifest
+                # line
+                err = in_manifest(exc, e.record)
+                log.warning("skipping %s", err)
+                if all(s["clip"] != e.record.clip for s in self.skipped):
+                    self.skipped.append(skipped_clip(e, err))
+        raise ClipError(f"all {n} clips of the set failed to load (see the warnings above)", kind="all-failed")
 
 
 def collate(items: list[dict]) -> dict:

@@ -16,28 +16,38 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from avfmae.data import video as V
 from avfmae.atomic import atomic_write
 from avfmae.data.errors import ClipError, in_manifest
 from avfmae.data.manifest import ManifestError, resolve
-from avfmae.data.views import PreprocessConfig, make_views
+from avfmae.data.views import PreprocessConfig, plan_test_views, view_audio, view_frames
 
 from .sources import Entry
 
 log = logging.getLogger("avfmae.train")
 
 
-def _to_uint8(video: torch.Tensor, pcfg: PreprocessConfig) -> torch.Tensor:
-    """(3, T, H, W) normalised -> (T, H, W, 3) uint8, exactly inverting normalize_video of uint8 frames."""
-    mean = torch.tensor(pcfg.video_mean, dtype=torch.float32)[:, None, None, None]
-    std = torch.tensor(pcfg.video_std, dtype=torch.float32)[:, None, None, None]
-    return ((video * std + mean) * 255.0).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 3, 0).contiguous()
+def normalise_u8(frames: torch.Tensor, pcfg: PreprocessConfig, out: torch.Tensor | None = None) -> torch.Tensor:
+    return V.normalize_video(frames, pcfg.video_mean, pcfg.video_std, out=out)
 
 
-def normalise_u8(frames: torch.Tensor, pcfg: PreprocessConfig) -> torch.Tensor:
-    return V.normalize_video(frames, pcfg.video_mean, pcfg.video_std)
+def normalise_views(frames: Sequence, pcfg: PreprocessConfig) -> torch.Tensor:
+    """uint8 views (each (T, H, W, 3)) -> (V, 3, T, H, W) float32 normalised; a view that is the same object as an
+    earlier one (the identical full-frame crops of view_frames) is copied instead of normalised again."""
+    first = frames[0]
+    t, h, w = first.shape[:3]
+    out = torch.empty((len(frames), 3, t, h, w), dtype=torch.float32)
+    done: dict[int, int] = {}
+    for v, f in enumerate(frames):
+        if id(f) in done:
+            out[v].copy_(out[done[id(f)]])
+        else:
+            normalise_u8(f, pcfg, out=out[v])
+            done[id(f)] = v
+    return out
 
 
 def view_plans(kind: str, pcfg: PreprocessConfig, windows: int) -> PreprocessConfig:
@@ -52,17 +62,29 @@ def view_plans(kind: str, pcfg: PreprocessConfig, windows: int) -> PreprocessCon
     raise ValueError(kind)
 
 
-def decode_views(entry: Entry, pcfg: PreprocessConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """All planned views of a clip: uint8 frames (V, T, H, W, 3), normalised fbank (V, 1, t, mel), fbank rows (V,)."""
+def _open_clip(entry: Entry, pcfg: PreprocessConfig):
     from avfmae.data.readers import load_audio, open_video
 
     video_path = resolve(entry.root, entry.record.video)
     audio_path = resolve(entry.root, entry.record.audio) if entry.record.audio else None
     source = open_video(video_path, probe=False)
-    wav = load_audio(video_path, audio_path, pcfg.sample_rate)
-    views = make_views(source, wav, pcfg, gain=None)
-    return (torch.stack([_to_uint8(v.video, pcfg) for v in views]), torch.stack([v.audio for v in views]),
-            torch.tensor([v.fbank_frames for v in views], dtype=torch.int32))
+    return source, load_audio(video_path, audio_path, pcfg.sample_rate)
+
+
+def decode_view_parts(entry: Entry, pcfg: PreprocessConfig) -> tuple[list, torch.Tensor, torch.Tensor]:
+    """All planned views of a clip: uint8 frames (a list of V (T, H, W, 3) arrays; identical views are one
+    object), normalised fbank (V, 1, t, mel), fbank rows (V,)."""
+    source, wav = _open_clip(entry, pcfg)
+    plans = plan_test_views(source.num_frames, wav.shape[0], pcfg)
+    audio = view_audio(wav, plans, pcfg)
+    return (view_frames(source, plans, pcfg), torch.stack([a for a, _, _ in audio]),
+            torch.tensor([n for _, n, _ in audio], dtype=torch.int32))
+
+
+def decode_views(entry: Entry, pcfg: PreprocessConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """All planned views of a clip: uint8 frames (V, T, H, W, 3), normalised fbank (V, 1, t, mel), fbank rows (V,)."""
+    frames, audio, rows = decode_view_parts(entry, pcfg)
+    return torch.from_numpy(np.stack(frames)), audio, rows
 
 
 def skipped_clip(entry: Entry, reason: str | Exception) -> dict:
@@ -152,4 +174,5 @@ class ViewCache:
         return cls(video, audio, nfb, index, path, bad)
 
 
-__all__ = ["ViewCache", "view_plans", "decode_views", "normalise_u8", "skipped_clip"]
+__all__ = ["ViewCache", "view_plans", "decode_views", "decode_view_parts", "normalise_u8", "normalise_views",
+           "skipped_clip"]
