@@ -29,7 +29,7 @@ RUN_KEYS = ("stages", "preset", "limit", "weights", "grid")
 BUCKETS = ("arch", "stage1", "stage2", "stage3", "probe")
 PROBE_FIELDS = {"C": float, "alpha": float}
 # Config fields that change how a run executes, never what it computes (resumable, deterministic training).
-RUNTIME_FIELDS = frozenset({"grad_checkpointing", "optimizer_in_backward",
+RUNTIME_FIELDS = frozenset({"grad_checkpointing", "optimizer_in_backward", "release_memory",
                             "progress", "tensorboard", "log_every", "num_workers", "cache_dir", "threads",
                             "checkpoint_every", "resume", "export_tag", "device", "cache", "dist_timeout_s"})
 

@@ -56,7 +56,7 @@ class AVFMAEClassifier(nn.Module):
         self.head_activation = _ACTIVATIONS[cfg.head_activation]()
 
     def set_grad_checkpointing(self, enable: bool = True) -> "AVFMAEClassifier":
-        """Activation checkpointing of every encoder block: recomputed in backward, unchanged numbers, less
+        """Activation checkpointing of every encoder block and DiER unit: recomputed in backward, unchanged numbers, less
         activation memory for about one extra forward of compute. Off by default (see docs/training.md)."""
         return set_grad_checkpointing(self, enable)
 

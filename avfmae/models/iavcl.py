@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import Attention, CrossAttention, Mlp, drop_path, layer_norm, linear_ramp
+from .layers import Attention, CrossAttention, Mlp, drop_path, layer_norm, linear_ramp, run_block
 
 
 class DenseInteraction(nn.Module):
@@ -131,6 +131,8 @@ class IAVCL(nn.Module):
         self.mlp_att_video_IR = Mlp(dim, hidden)
         self.mlp_att_audio_IR = Mlp(dim, hidden)
         self.hafe_drop_path = drop_path(0.5 * drop_path_rate)
+        self.grad_checkpointing = False     # recompute each DiER unit's dense interaction in backward (no BatchNorm
+        #                                     there, so a recompute changes no running statistic)
 
     def _stage_fusion(self, stages: list, attn, norm, mlp_norm, mlp, select) -> torch.Tensor:
         b, n, c = stages[0].shape
@@ -145,7 +147,7 @@ class IAVCL(nn.Module):
         units, vs, as_ = [], [], []
         er = self.Iterative_Refinement_Module
         for blk in self.blocks:
-            v, a = blk(v, a)
+            v, a = run_block(blk, self.grad_checkpointing, v, a)
             if self.refine:
                 overall = er(overall, v, a)
             elif overall.shape[-1] != v.shape[-1]:

@@ -195,7 +195,7 @@ def run_block(block: nn.Module, checkpoint: bool, *args):
 
 
 def set_grad_checkpointing(model: nn.Module, enable: bool = True) -> nn.Module:
-    """Switch activation checkpointing of every encoder/decoder block of `model` on or off."""
+    """Switch activation checkpointing of every encoder/decoder block and IAVCL DiER unit of `model` on or off."""
     for module in model.modules():
         if hasattr(module, "grad_checkpointing"):
             module.grad_checkpointing = bool(enable)

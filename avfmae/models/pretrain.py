@@ -76,7 +76,7 @@ class AVFMAEPretrain(nn.Module):
         trunc_normal_(self.mask_token_audio)
 
     def set_grad_checkpointing(self, enable: bool = True) -> "AVFMAEPretrain":
-        """Activation checkpointing of every encoder/decoder block: recomputed in backward, unchanged numbers, less
+        """Activation checkpointing of every encoder/decoder block and DiER unit: recomputed in backward, unchanged numbers, less
         activation memory for about one extra forward of compute. Off by default (see docs/training.md)."""
         return set_grad_checkpointing(self, enable)
 

@@ -78,6 +78,8 @@ class CommonConfig:
     tensorboard: bool = True             # also write TensorBoard events when the tensorboard package is installed
     progress: bool = True
     export_tag: str | None = None        # register the final weights as <model>.<export_tag> in the zoo
+    release_memory: bool = False         # after each optimiser step, return the allocator's free pages to the OS
+    #                                      (lower peak RSS, ~30 ms per base-size CPU step; avfmae.train.allocator)
     stage: typing.ClassVar[str] = ""
 
     def __post_init__(self):

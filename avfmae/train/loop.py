@@ -40,6 +40,7 @@ import torch
 from ..atomic import atomic_write
 
 from . import checkpoint as ckpt
+from .allocator import release_free_memory
 from .sampling import shard_seed
 from .distributed import DistInfo, all_reduce_sum, barrier, broadcast_buffers, mean_across_ranks
 
@@ -256,6 +257,8 @@ class TrainLoop:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.cfg.release_memory:
+            release_free_memory()
         return grad_norm
 
     # ------------------------------------------------------------------------------------------------- run
