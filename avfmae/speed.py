@@ -6,8 +6,9 @@ Prints, for one model size (base by default):
 - pre-train train step (forward + losses + backward + AdamW step, scripts' masks): clips/s, FLOP/s, fraction,
 - peak memory of each (GPU: max allocated; CPU: process peak RSS),
 - the speed-up over an official-style run of the same model in the same process (explicit softmax attention,
-  patch embedding of the whole clip and reconstruction targets of the whole clip in pre-training, torch's
-  default AdamW), timed back to back in --pairs pairs.
+  every attention projection on every token, the last LG block in full, patch embedding of the whole clip and
+  reconstruction targets of the whole clip in pre-training, torch's default AdamW), timed back to back in
+  --pairs pairs.
 
 How the baseline differs from the official code: it is OUR model run the official way, not the official
 implementation. It shares our module structure (one matmul per projection, our LG-block reshapes, our losses
@@ -16,7 +17,7 @@ four LG attentions, per-call `.clone().detach()` of the position tables, its own
 therefore a lower bound of the speed-up over the official code. The reference measurement is
 `../shared/tools/official_side_by_side.py`, which runs the official AVF-MAE++ code (commit 7246ea2) in the same
 process, alternating; its median of >= 7 pairs is the number to quote (docs/training.md, "Speed and memory").
-`--grad-checkpointing` / `--in-backward` time the pre-train step with those memory options on.
+`--grad-checkpointing` / `--in-backward` / `--release-memory` time the pre-train step with those memory options.
 FLOPs are counted by torch's FlopCounterMode on the real modules (2 FLOPs per multiply-add). Timing reports the
 median (and the best) of --iters runs after --warmup runs. Numbers only; nothing here asserts a speed.
 """
@@ -36,8 +37,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from avfmae import zoo
 from avfmae.models import pretrain as pretrain_module
+from avfmae.models.layers import CrossAttention
+from avfmae.models.lg_encoder import LGBlock
 from avfmae.models.losses import video_target
 from avfmae.models.masking import torch_dual_masks
+from avfmae.train.allocator import release_free_memory
 from avfmae.train.optim import build_optimizer, param_groups
 from avfmae.train.stage1 import mask_generator
 
@@ -106,11 +110,19 @@ def _speedup(ours, baseline, device, pairs: int) -> float:
 @contextlib.contextmanager
 def official_style(model: torch.nn.Module):
     """Run `model` the way the official code computes the same function: attention as explicit
-    softmax(q k^T / sqrt(d)) v (SDPA's math backend is exactly that) and, in pre-training, patch embedding of the
-    whole clip before the visible tokens are picked. Used as the same-run baseline."""
+    softmax(q k^T / sqrt(d)) v (SDPA's math backend is exactly that) with every projection on every token (no
+    reassociated few-keys/few-queries order), the last LG block's MLP on the local tokens too, and, in
+    pre-training, patch embedding of the whole clip before the visible tokens are picked. Used as the same-run
+    baseline."""
     embeds = [m for m in model.modules() if hasattr(m, "embed_selected")]
     for m in embeds:
         m.embed_selected = (lambda x, keep, m=m: m(x)[keep].reshape(x.shape[0], -1, m.proj.out_channels))
+    attentions = [m for m in model.modules() if isinstance(m, CrossAttention)]
+    for m in attentions:
+        m.plan = lambda n_queries, n_keys: "plain"
+    blocks = [m for m in model.modules() if isinstance(m, LGBlock)]
+    for m in blocks:
+        m.forward = (lambda x, batch, regions_only=False, m=m: LGBlock.forward(m, x, batch))
 
     def full_clip_target(video, *args, keep=None, **kw):      # targets of every token, then the kept ones
         full = video_target(video, *args, **kw)
@@ -124,6 +136,10 @@ def official_style(model: torch.nn.Module):
         pretrain_module.video_target = video_target
         for m in embeds:
             del m.embed_selected
+        for m in attentions:
+            del m.plan
+        for m in blocks:
+            del m.forward
 
 
 def _finetune(model_name: str, cfg, batch: int, g, device, autocast, peak: float, warmup: int, iters: int,
@@ -147,7 +163,8 @@ def _finetune(model_name: str, cfg, batch: int, g, device, autocast, peak: float
 
 
 def _pretrain(model_name: str, cfg, batch: int, g, device, autocast, peak: float, warmup: int, iters: int,
-              pairs: int, grad_checkpointing: bool = False, in_backward: bool = False) -> dict:
+              pairs: int, grad_checkpointing: bool = False, in_backward: bool = False,
+              release_memory: bool = False) -> dict:
     pt = zoo.create_model(model_name, pretrain=True).to(device).train().set_grad_checkpointing(grad_checkpointing)
     opt = build_optimizer(pt, lr=1e-4, weight_decay=0.05, betas=(0.9, 0.95),   # what stage 1 uses
                           in_backward=in_backward)
@@ -164,6 +181,8 @@ def _pretrain(model_name: str, cfg, batch: int, g, device, autocast, peak: float
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if release_memory:
+            release_free_memory()
 
     out = _measure(step, batch, peak, device, warmup, iters)
     if pairs:
@@ -191,7 +210,7 @@ def _pretrain(model_name: str, cfg, batch: int, g, device, autocast, peak: float
 
 def run(model_name: str, device: torch.device, ft_batch: int, pt_batch: int, warmup: int, iters: int,
         dtype: torch.dtype, matmul_sizes: tuple[int, ...], pairs: int, grad_checkpointing: bool = False,
-        in_backward: bool = False) -> dict:
+        in_backward: bool = False, release_memory: bool = False) -> dict:
     g = torch.Generator().manual_seed(0)
     cfg = zoo.get_spec(model_name).arch
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
@@ -204,7 +223,7 @@ def run(model_name: str, device: torch.device, ft_batch: int, pt_batch: int, war
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     results["pretrain_step"] = _pretrain(model_name, cfg, pt_batch, **common, grad_checkpointing=grad_checkpointing,
-                                         in_backward=in_backward)
+                                         in_backward=in_backward, release_memory=release_memory)
     return results
 
 
@@ -223,6 +242,9 @@ def main(argv=None) -> int:
                     help="back-to-back runs of ours and the official-style baseline for the speed-up (0: skip)")
     ap.add_argument("--grad-checkpointing", action="store_true", help="pre-train step with activation checkpointing")
     ap.add_argument("--in-backward", action="store_true", help="pre-train step with AdamW stepped inside backward")
+    ap.add_argument("--release-memory", action="store_true",
+                    help="pre-train step returning the allocator's free pages after each step (stage option "
+                         "release_memory)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
@@ -230,7 +252,7 @@ def main(argv=None) -> int:
     dtype = getattr(torch, args.dtype or ("bfloat16" if gpu else "float32"))
     res = run(args.model, device, args.ft_batch or (32 if gpu else 2), args.pt_batch or (64 if gpu else 4),
               args.warmup, args.iters, dtype, (4096, 8192) if gpu else (1024, 2048, 3072), args.pairs,
-              args.grad_checkpointing, args.in_backward)
+              args.grad_checkpointing, args.in_backward, args.release_memory)
     if args.json:
         print(json.dumps(res, indent=1))
         return 0

@@ -35,8 +35,12 @@ def test_official_style_baseline_computes_the_same_and_restores_the_model():
         ours = model(*args)[0]
         with speed.official_style(model):
             assert "embed_selected" in vars(model.encoder.patch_embed)      # the full-clip path is in place
+            lg_attention = model.encoder.blocks[0].third_attn
+            assert lg_attention.plan(800, 8) == "plain"                     # every projection on every token
             baseline = model(*args)[0]
         assert "embed_selected" not in vars(model.encoder.patch_embed)      # and gone afterwards
+        assert "plan" not in vars(lg_attention) and lg_attention.plan(800, 8) != "plain"
+        assert "forward" not in vars(model.encoder.blocks[-1])
     torch.testing.assert_close(ours, baseline, atol=1e-4, rtol=1e-4)
 
 
