@@ -180,6 +180,18 @@ def test_mer2024_folds_are_stratified_and_deterministic(tmp_path):
     assert [r.clip for r in again.folds["fold3"]["test"]] == [r.clip for r in plan.folds["fold3"]["test"]]
 
 
+def test_mer2024_too_few_clips_for_five_folds_is_a_layout_error(tmp_path):
+    # 3 labelled clips of different classes: round-robin dealing puts all three in fold1 (found by the fuzz test:
+    # fold1's train split was empty and the importer's own invariant check tripped)
+    rows = [["sample_a", "happy"], ["sample_b", "sad"], ["sample_c", "angry"]]
+    for name, _ in rows:
+        touch(tmp_path / "video-labeled" / f"{name}.mp4")
+    write_csv(tmp_path / "label-disdim.csv", [["name", "discrete", "valence"]] + [r + [0] for r in rows])
+    with pytest.raises(DatasetLayoutError, match=r"3 labelled clips .* leave fold fold1 without a train clip") as e:
+        plan_import("mer24-tv", tmp_path)
+    assert "label-disdim.csv" in str(e.value)
+
+
 # ---------------------------------------------------------------------------------------------------- CREMA-D
 ACTORS = (1001, 1018, 1019, 1037, 1055, 1064, 1072, 1073, 1076, 1091)
 

@@ -55,5 +55,10 @@ def import_release(spec: DatasetSpec, raw: Path, source: str = "auto") -> Plan:
     for fold in spec.folds:
         folds[fold] = {"train": [r for r in records if fold_of[r.clip] != fold],
                        "test": [r for r in records if fold_of[r.clip] == fold]}
+        if not folds[fold]["train"] or not folds[fold]["test"]:
+            raise DatasetLayoutError(
+                spec.name, label_csv, f"{len(records)} labelled clips with a video leave fold {fold} without a "
+                f"{'test' if folds[fold]['train'] else 'train'} clip ({len(spec.folds)} stratified folds)", LAYOUT,
+                "Check that the label file and video-labeled/ belong to the same, complete release.")
     return Plan(spec, raw, folds, source="video",
                 notes=[f"folds generated: per class sha256('{spec.name}:<name>') order, dealt round-robin"])
