@@ -127,6 +127,12 @@ class Recipe:
                 out[f"{b}.{k}"] = _thawed(v)
         return out
 
+    def identity(self) -> dict:
+        """`flat()` without the fields that only change how a run executes (RUNTIME_FIELDS: memory switches,
+        threads, progress, ...): what a run key's signature and name are made of, so turning on activation
+        checkpointing or another thread count does not make a finished run look missing."""
+        return {k: v for k, v in self.flat().items() if "." not in k or k.split(".", 1)[1] not in RUNTIME_FIELDS}
+
     def with_items(self, items: Mapping[str, Any]) -> "Recipe":
         return Recipe.parse({**self.flat(), **items}) if items else self
 
@@ -134,9 +140,11 @@ class Recipe:
     def pipeline(self) -> bool:
         return self.stages != "3"
 
-    def label(self, hide: tuple = ("grid",)) -> str:
-        """'stages=1+3,arch.fusion_depth=1' (non-defaults, in flat-key order), or ''."""
-        return ",".join(f"{k}={_fmt(v)}" for k, v in sorted(self.flat().items()) if k not in hide)
+    def label(self, hide: tuple = ("grid",), runtime: bool = True) -> str:
+        """'stages=1+3,arch.fusion_depth=1' (non-defaults, in flat-key order), or ''; `runtime=False` leaves out
+        the RUNTIME_FIELDS (see `identity`)."""
+        items = self.flat() if runtime else self.identity()
+        return ",".join(f"{k}={_fmt(v)}" for k, v in sorted(items.items()) if k not in hide)
 
     def variant(self) -> str:
         """How this run differs from a plain one, for tables: the label without grid, preset, limit, the

@@ -76,8 +76,8 @@ class RunKey:
             _safe(fold),
             f"seed{self.seed}",
         ]
-        extra = ",".join(p for p in (f"cfg={self.config_hash[:6]}" if self.config_hash else "", self.recipe.label(hide=()))
-                         if p)
+        extra = ",".join(p for p in (f"cfg={self.config_hash[:6]}" if self.config_hash else "",
+                                     self.recipe.label(hide=(), runtime=False)) if p)
         if extra:
             parts.append(_safe(extra))
         return "/".join(parts)
@@ -91,7 +91,11 @@ class RunKey:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:12]
 
     def canonical_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        """The identity: every field, the recipe without its runtime fields (`to_dict` still carries them to the
+        job; they change how a run executes, not what it computes)."""
+        d = self.to_dict()
+        d["recipe"] = self.recipe.identity()
+        return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
     # ----------------------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict:

@@ -143,6 +143,16 @@ def test_runtime_only_fields_do_not_change_identity(demo_env):
     c = plan(suite_request("demo", "avfmae-micro", items={"epochs": 2}), ResultStore())
     assert [k.config_hash for k in a.keys] == [k.config_hash for k in b.keys]
     assert all(x.config_hash != y.config_hash for x, y in zip(b.keys, c.keys))
+    # nor the run key: a memory switch or another thread count finds the plain run's result and work folder
+    d = plan(suite_request("demo", "avfmae-micro", items={"stages": "1+3", "stage1.grad_checkpointing": True,
+                                                         "threads": 2}), ResultStore())
+    e = plan(suite_request("demo", "avfmae-micro", items={"stages": "1+3"}), ResultStore())
+    for x, y in ((a, b), (d, e)):
+        assert [k.signature for k in x.keys] == [k.signature for k in y.keys]
+        assert [k.name for k in x.keys] == [k.name for k in y.keys]
+    assert all(x.signature != y.signature for x, y in zip(b.keys, c.keys))
+    # ... while the job still gets the switches
+    assert d.keys[0].to_dict()["recipe"]["stage1.grad_checkpointing"] is True
 
 
 def test_recipe_flat_form_round_trips():
