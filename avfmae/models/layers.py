@@ -118,12 +118,17 @@ class CrossAttention(_BiasQV):
         if order == "few-queries":
             return self.proj_drop(self.proj(self._few_queries(x, context)))
         q = F.linear(x, self.q.weight, self.q_bias)
-        kv_bias = torch.cat((torch.zeros_like(self.v_bias), self.v_bias))
-        k, v = F.linear(context, self.kv.weight, kv_bias).chunk(2, dim=-1)
+        k, v = self._kv(context)
         out = F.scaled_dot_product_attention(
             _heads(q, self.num_heads), _heads(k, self.num_heads), _heads(v, self.num_heads),
             dropout_p=self.attn_drop if self.training else 0.0)
         return self.proj_drop(self.proj(_merge(out)))
+
+    def _kv(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys (no bias) and values (v bias) of the context, (B, M, C) each."""
+        kv_bias = torch.cat((torch.zeros_like(self.v_bias), self.v_bias))
+        k, v = F.linear(context, self.kv.weight, kv_bias).chunk(2, dim=-1)
+        return k, v
 
     def _few_keys(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """Few keys M: q.k = x.(Wq_h^T k) + bq_h.k, and proj(sum p v) = sum p (Wp_h v) + bp, so each query token
@@ -132,8 +137,7 @@ class CrossAttention(_BiasQV):
         h, m = self.num_heads, context.shape[-2]
         d = c // h
         scale = d ** -0.5
-        kv_bias = torch.cat((torch.zeros_like(self.v_bias), self.v_bias))
-        k, v = (_per_head(t, h) for t in F.linear(context, self.kv.weight, kv_bias).chunk(2, dim=-1))  # (H, B*M, d)
+        k, v = (_per_head(t, h) for t in self._kv(context))                               # (H, B*M, d)
         keys = _per_sample((k @ self.q.weight.view(h, d, c)) * scale, b)                  # (B, H*M, C)
         key_bias = _per_sample((k @ self.q_bias.view(h, d, 1)) * scale, b).transpose(1, 2)  # (B, 1, H*M): bq.k
         p = torch.baddbmm(key_bias, x, keys.transpose(1, 2)).view(b, n, h, m).softmax(dim=-1)
@@ -153,7 +157,7 @@ class CrossAttention(_BiasQV):
         p = (queries @ context.transpose(1, 2)).softmax(dim=-1)                          # (B, H*R, M)
         pooled = _per_head_rows(p @ context, h)                                          # (H, B*R, Cc): sum p x
         out = pooled @ wv.transpose(1, 2) + self.v_bias.view(h, 1, d)                    # (H, B*R, d)
-        return out.view(h, b, r, d).permute(1, 2, 0, 3).reshape(b, r, c)
+        return _merge(out.view(h, b, r, d).transpose(0, 1))
 
 
 def _per_head(t: torch.Tensor, h: int) -> torch.Tensor:
