@@ -11,8 +11,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .classification import from_confusion, labels_of
 from .grouping import group_ids
+from .intervals import Run, bootstrap_rule, percentile_interval
 from .registry import compute, get
 
 COMPACT_VERSION = 1
@@ -67,44 +67,22 @@ def recompute(spec_metrics: Iterable[str], compact: dict, *, group_pattern: str 
 
 def bootstrap(metric: str, y_true, y_pred_or_scores, *, clusters: Sequence | None = None, n_boot: int = 1000,
               seed: int = 0, **compute_kwargs) -> np.ndarray:
-    """``n_boot`` bootstrap replicates of one metric: clips resampled with replacement, or, with ``clusters``
-    (a subject / video id per clip), whole clusters resampled with replacement (all their clips come along).
-    ``compute_kwargs`` go to ``compute`` (groups=..., targets=...). Seeded: the same call gives the same array."""
+    """``n_boot`` bootstrap replicates of one metric on one prediction set: clips resampled with replacement,
+    or, with ``clusters`` (a subject / video id per clip), whole clusters resampled with replacement (all their
+    clips come along). ``compute_kwargs`` go to ``compute`` (groups=..., targets=...). Seeded. One run of
+    ``intervals.bootstrap_rule``, which also does a dataset's folds and seeds."""
     y_true = np.asarray(y_true)
     s = np.asarray(y_pred_or_scores)
     n = len(y_true)
     if n == 0 or len(s) != n:
         raise ValueError(f"bootstrap needs equal, non-empty targets and outputs ({n} vs {len(s)})")
-    rng = np.random.default_rng(seed)
-    if clusters is not None:
-        if len(clusters) != n:
-            raise ValueError(f"{len(clusters)} cluster ids for {n} clips")
-        members: dict = {}
-        for i, c in enumerate(clusters):
-            members.setdefault(c, []).append(i)
-        units = [np.asarray(v) for v in members.values()]
-    else:
-        units = None
-    m = get(metric)
+    if clusters is not None and len(clusters) != n:
+        raise ValueError(f"{len(clusters)} cluster ids for {n} clips")
     groups = compute_kwargs.pop("groups", None)
-    fast = m.from_confusion and groups is None
-    if fast:
-        t, p = labels_of(y_true, s)
-        k = int(max(t.max(), p.max())) + 1
-    out = np.empty(n_boot)
-    for b in range(n_boot):
-        if units is None:
-            idx = rng.integers(0, n, n)
-        else:
-            pick = rng.integers(0, len(units), len(units))
-            idx = np.concatenate([units[j] for j in pick])
-        if fast:
-            cm = np.bincount(t[idx] * k + p[idx], minlength=k * k).reshape(k, k)
-            out[b] = from_confusion([metric], cm)[metric]
-        else:
-            g = [groups[i] for i in idx] if groups is not None else None
-            out[b] = compute([metric], y_true[idx], s[idx], groups=g, **compute_kwargs)[metric]
-    return out
+    clips = tuple(range(n))
+    run = Run(clips, y_true, s, clips if clusters is None else tuple(clusters),
+              None if groups is None else tuple(groups))
+    return bootstrap_rule(metric, {(0, 0): run}, "mean", n_boot=n_boot, seed=seed, **compute_kwargs)[1]
 
 
 def bootstrap_ci(metric: str, y_true, y_pred_or_scores, *, clusters: Sequence | None = None, level: float = 0.95,
@@ -112,11 +90,8 @@ def bootstrap_ci(metric: str, y_true, y_pred_or_scores, *, clusters: Sequence | 
     """Percentile bootstrap interval (``level``, default 95 %) of one metric; see ``bootstrap``."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
-    reps = bootstrap(metric, y_true, y_pred_or_scores, clusters=clusters, n_boot=n_boot, seed=seed,
-                     **compute_kwargs)
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(reps, [tail, 100 - tail])
-    return float(low), float(high)
+    return percentile_interval(bootstrap(metric, y_true, y_pred_or_scores, clusters=clusters, n_boot=n_boot,
+                                         seed=seed, **compute_kwargs), level)
 
 
 __all__ = ["COMPACT_VERSION", "compact_predictions", "expand_scores", "recompute", "bootstrap", "bootstrap_ci"]
