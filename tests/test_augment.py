@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from avfmae.data.augment import (AudioTrainTransform, AugmentConfig, PretrainVideoTransform, RandAugmentClip,
-                                 VideoTrainTransform, build_train_transforms, sample_resized_crop_box)
+                                 VideoTrainTransform, sample_resized_crop_box)
 from avfmae.data.mixup import AVMixup, mixup_target, one_hot_smooth, soft_target_cross_entropy
 
 
@@ -143,8 +143,7 @@ def test_pretrain_multiscale_crop():
 
 
 def test_audio_transform_off_by_default_and_specaugment():
-    video_tf, audio_tf = build_train_transforms()
-    assert isinstance(video_tf, VideoTrainTransform) and audio_tf is None
+    assert not AudioTrainTransform(AugmentConfig().freqm, AugmentConfig().timem).active   # official: off
     fb = torch.randn(1, 256, 128)
     assert AudioTrainTransform()(fb) is fb
     sa = AudioTrainTransform(freqm=48, timem=192)
@@ -248,18 +247,19 @@ def test_soft_target_cross_entropy():
 
 def test_transforms_plug_into_the_train_loader(tmp_path):
     from avfmae.data.synthetic import synthetic_audio, write_frame_folder, write_wav
-    from avfmae.data.loader import ClipDataset
     from avfmae.data.manifest import ClipRecord
+    from avfmae.data.views import PreprocessConfig
+    from avfmae.train.clips import ClipSet, TrainAug
+    from avfmae.train.sources import Entry
 
     write_frame_folder(tmp_path / "f", np.stack(_moving_frames(t=20, h=64, w=64)))
     write_wav(tmp_path / "a.wav", synthetic_audio(0.8))
-    video_tf, _ = build_train_transforms()
-    ds = ClipDataset([ClipRecord("c", "f", "a.wav", 1)], tmp_path, mode="train", video_transform=video_tf,
-                     audio_transform=AudioTrainTransform(freqm=16, timem=32))
-    torch.manual_seed(0)
-    item = ds[0]
+    aug = TrainAug(kind="finetune", rand_augment=AugmentConfig().auto_augment, reprob=0.25, freqm=16, timem=32)
+    ds = ClipSet([Entry(tmp_path, ClipRecord("c", "f", "a.wav", 1), 1)], PreprocessConfig(), "train", aug)
+    item = ds[(0, 0)]
     assert item["video"].shape == (3, 16, 160, 160) and item["audio"].shape == (1, 256, 128)
-    batch_v = torch.stack([item["video"], ds[0]["video"]])
+    assert (item["audio"] == AudioTrainTransform(16, 32).fill).any()      # SpecAugment ran
+    batch_v = torch.stack([item["video"], ds[(0, 1)]["video"]])
     batch_a = torch.stack([item["audio"], item["audio"]])
     v, a, soft = AVMixup.from_config(AugmentConfig(), num_classes=3, seed=0)(batch_v, batch_a, torch.tensor([1, 2]))
     assert v.shape == batch_v.shape and torch.equal(a, batch_a) and soft.shape == (2, 3)

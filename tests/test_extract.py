@@ -147,16 +147,18 @@ def test_no_face_and_unreadable_are_reported(small_run):
 
 
 def test_outputs_feed_the_loader_and_doctor(small_run, capsys):
-    """The extracted folder + wav work as a manifest clip: ClipDataset makes model tensors, doctor passes."""
+    """The extracted folder + wav work as a manifest clip: ClipSet makes model tensors, doctor passes."""
     import torch
-    from avfmae.data.loader import ClipDataset
     from avfmae.data.manifest import ClipRecord, write_manifest
+    from avfmae.data.views import PreprocessConfig
+    from avfmae.train.clips import ClipSet, TrainAug
+    from avfmae.train.sources import Entry
 
     raw, out, _, _ = small_run
     rec = ClipRecord("astro", "faces/people/astronaut", "audio_16k/people/astronaut.wav", 0, "s1")
     for split in ("train", "test"):
         write_manifest(out / "splits" / "f1" / f"{split}.tsv", [rec])
-    item = ClipDataset([rec], out, mode="eval-centre")[0]
+    item = ClipSet([Entry(out, rec, 0)], PreprocessConfig(), "centre", TrainAug(kind="none"))[0]
     assert item["video"].shape == (3, 16, 160, 160) and item["audio"].shape == (1, 256, 128)
     assert torch.isfinite(item["video"]).all() and torch.isfinite(item["audio"]).all()
     assert data_main(["doctor", str(out)]) == 0

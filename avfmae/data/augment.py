@@ -1,7 +1,7 @@
 """Training-time augmentation of AVF-MAE++: the official recipe, with one random draw per clip.
 
     cfg = AugmentConfig()                                   # the official fine-tuning defaults
-    video_tf, audio_tf = build_train_transforms(cfg)        # hooks for ClipDataset(video_transform=..., ...)
+    video_tf, audio_tf = VideoTrainTransform(cfg), AudioTrainTransform(cfg.freqm, cfg.timem)   # what ClipSet uses
     video = video_tf(frames)          # list of T uint8 (H, W, 3) frames -> (3, T, 160, 160) float32, normalised
     audio = audio_tf(fbank)           # (1, 256, 128) normalised fbank -> same shape (identity by default)
 
@@ -50,7 +50,6 @@ from . import video as V
 __all__ = [
     "AugmentConfig", "draw_clip_seed", "replay_same_random", "RandAugmentClip", "sample_resized_crop_box",
     "resized_crop", "erase_clip", "VideoTrainTransform", "PretrainVideoTransform", "AudioTrainTransform",
-    "build_train_transforms",
 ]
 
 
@@ -377,12 +376,3 @@ class AudioTrainTransform:
 
     def __repr__(self) -> str:
         return f"AudioTrainTransform(freqm={self.freqm}, timem={self.timem})"
-
-
-def build_train_transforms(cfg: AugmentConfig = AugmentConfig(), pretrain: bool = False
-                           ) -> tuple[Callable, Callable | None]:
-    """(video_transform, audio_transform) for ClipDataset(mode="train"); the audio one is None when SpecAugment
-    is off (the official setting)."""
-    video = PretrainVideoTransform(cfg) if pretrain else VideoTrainTransform(cfg)
-    audio = AudioTrainTransform(cfg.freqm, cfg.timem)
-    return video, (audio if audio.active else None)

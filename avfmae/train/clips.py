@@ -27,6 +27,9 @@ from .viewcache import ViewCache, decode_view_parts, normalise_u8, normalise_vie
 
 log = logging.getLogger("avfmae.train")
 
+MODES = ("train", "centre", "test")
+AUG_KINDS = ("finetune", "pretrain", "none")
+
 
 @dataclass(frozen=True)
 class TrainAug:
@@ -48,6 +51,12 @@ class ClipSet(torch.utils.data.Dataset):
 
     def __init__(self, entries: Sequence[Entry], pcfg: PreprocessConfig, mode: str, aug: TrainAug = TrainAug(),
                  cache: ViewCache | None = None, on_error: str = "raise"):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        if aug.kind not in AUG_KINDS:
+            raise ValueError(f"TrainAug.kind must be one of {AUG_KINDS}, not {aug.kind!r}")
         self.entries = list(entries)
         self.pcfg, self.mode, self.aug, self.cache, self.on_error = pcfg, mode, aug, cache, on_error
         self._video_tf = None
@@ -178,4 +187,4 @@ def collate(items: list[dict]) -> dict:
     return out
 
 
-__all__ = ["TrainAug", "ClipSet", "collate"]
+__all__ = ["MODES", "AUG_KINDS", "TrainAug", "ClipSet", "collate"]
