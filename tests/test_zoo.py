@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -57,11 +58,14 @@ def test_tag_round_trip_through_safetensors(zoo_dir):
 
 
 def test_official_style_pth_with_args_namespace_loads(tmp_path):
-    """Official checkpoints: {'model': state_dict, 'args': Namespace, 'epoch': n}; also 'module' and bare."""
+    """Official checkpoints: {'model': state_dict, 'args': Namespace, 'epoch': n}; also 'module' and bare. Numpy
+    numbers (and arrays) left in the args or a best-score field are data and load too."""
     pt = zoo.create_model("avfmae-tiny", pretrain=True)
     for wrap in ("model", "module", None):
         state = pt.state_dict()
-        obj = {wrap: state, "args": argparse.Namespace(lr=1e-3), "epoch": 99} if wrap else state
+        args = argparse.Namespace(lr=1e-3, min_lr=np.float64(1e-6), input_size=np.int64(160), flip=np.bool_(True),
+                                  mean=np.array([0.485, 0.456, 0.406], dtype=np.float32))
+        obj = {wrap: state, "args": args, "epoch": 99, "max_accuracy": np.float32(51.5)} if wrap else state
         f = tmp_path / f"checkpoint-{wrap}.pth"
         torch.save(obj, f)
         ft = zoo.create_model("avfmae-tiny", weights=str(f), num_classes=7)  # pre-train -> fine-tune model
@@ -77,6 +81,10 @@ class Evil:
 def test_arbitrary_pickles_are_refused(tmp_path):
     f = tmp_path / "evil.pth"
     torch.save({"model": {"x": torch.zeros(1)}, "payload": Evil()}, f)
+    with pytest.raises(zoo.CheckpointError, match="refused to unpickle"):
+        zoo.create_model("avfmae-tiny", weights=str(f))
+    # numpy arrays are allowed as data; an object array smuggling the payload is still refused
+    torch.save({"model": {"x": torch.zeros(1)}, "payload": np.array([Evil()], dtype=object)}, f)
     with pytest.raises(zoo.CheckpointError, match="refused to unpickle"):
         zoo.create_model("avfmae-tiny", weights=str(f))
 

@@ -1,7 +1,9 @@
 """Reading checkpoints safely and loading them strictly.
 
-Safe: safetensors, or `torch.load(..., weights_only=True)` (with argparse.Namespace allowed, because official
-checkpoints store their command-line args in it). Nothing else is ever unpickled.
+Safe: safetensors, or `torch.load(..., weights_only=True)` with a few data-only types allowed besides tensors and
+plain containers: argparse.Namespace (official checkpoints store their command-line args in it) and numpy
+scalars, arrays and dtypes (training scripts leave numpy numbers in those args and in best-score fields). Nothing
+that can run code is ever unpickled.
 Strict: a missing, unexpected or mis-shaped key is an error that names it. The only tolerated differences are
 the documented ones between a pre-train and a fine-tune model (decoders dropped, new head initialised).
 """
@@ -27,6 +29,16 @@ HEAD_PREFIXES = ("head.",)
 
 class CheckpointError(ValueError):
     pass
+
+
+def _safe_globals() -> list:
+    """The types torch.load(weights_only=True) may rebuild besides tensors and plain containers: data only."""
+    import numpy as np
+
+    multiarray = getattr(np, "_core", None) or np.core        # numpy >= 2 moved it to _core
+    dtypes = [t for t in vars(np.dtypes).values() if isinstance(t, type) and issubclass(t, np.dtype)]
+    return [argparse.Namespace, multiarray.multiarray.scalar, multiarray.multiarray._reconstruct, np.ndarray,
+            np.dtype, *dtypes]
 
 
 _FIX = "Re-download it, or re-export / re-register the weights (a copy cut short by a full disk or a kill?)"
@@ -79,7 +91,7 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
             raise CheckpointError(f"{path}: not a readable safetensors file ({type(e).__name__}: {e}). "
                                   f"{_FIX}") from None
     try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
+        with torch.serialization.safe_globals(_safe_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise CheckpointError(
