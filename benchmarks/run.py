@@ -152,7 +152,7 @@ def _summary(store: ResultStore, suite) -> None:
 
 def finish(handles, store: ResultStore) -> int:
     """Wait for every run, report the failures with their logs, rebuild the leaderboards; exit status."""
-    from .executors import wait
+    from .runhandle import wait
 
     wait(handles)
     failed = [h for h in handles if h.exception() is not None]
