@@ -85,7 +85,7 @@ def recipe_matches(row, items: str | None) -> bool:
 
 
 def pick(rows, model: str, recipe: str | None, config: str | None, protocol: str | None):
-    from .leaderboard import shown_row
+    from .leaderboard_rows import shown_row
 
     sel = [r for r in rows if r.model == model and recipe_matches(r, recipe)
            and (not config or r.config_hash.startswith(config)) and (not protocol or r.protocol == protocol)]
@@ -110,7 +110,7 @@ def _p(c: Comparison) -> str:
 def run(store: ResultStore, a: str, b: str, *, recipe_a=None, recipe_b=None, config_a=None, config_b=None,
         protocol=None, datasets=None, n_boot: int = 1000, seed: int = 0) -> tuple[str, list[str]]:
     """(markdown, refusals)."""
-    from .leaderboard import collect
+    from .leaderboard_rows import collect
 
     rows, _ = collect(store)
     side_a = pick(rows, a, recipe_a, config_a, protocol)

@@ -129,10 +129,13 @@ def submit(todo, executor: str, store: ResultStore, parallel: int | None, name: 
 def _summary(store: ResultStore, suite) -> None:
     """The suite's rows of the main table (and its grid's table with the claims) on the terminal."""
     from . import leaderboard
+    from .datasets import registry
+    from .leaderboard_ablations import claims
+    from .leaderboard_rows import collect
 
     out = leaderboard.default_out(store)
     main = (out / "main.md").read_text(encoding="utf-8").splitlines() if (out / "main.md").is_file() else []
-    titles = {leaderboard.registry.get(d).title for d in suite.datasets}
+    titles = {registry.get(d).title for d in suite.datasets}
     table = [ln for ln in main if ln.startswith("| dataset") or ln.startswith("|--")
              or any(ln.startswith(f"| {t} ") for t in titles)]
     if len(table) > 2:
@@ -142,14 +145,14 @@ def _summary(store: ResultStore, suite) -> None:
         if path.is_file():
             lines = path.read_text(encoding="utf-8").splitlines()
             print(f"\nComparisons ({path}):\n" + "\n".join(ln for ln in lines if ln.startswith("|")))
-        rows, _ = leaderboard.collect(store)
-        for line in leaderboard.claims(rows, suite.grid):
+        rows, _ = collect(store)
+        for line in claims(rows, suite.grid):
             print("  " + line)
 
 
 def finish(handles, store: ResultStore) -> int:
     """Wait for every run, report the failures with their logs, rebuild the leaderboards; exit status."""
-    from .executors import wait
+    from .runhandle import wait
 
     wait(handles)
     failed = [h for h in handles if h.exception() is not None]

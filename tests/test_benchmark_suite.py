@@ -75,7 +75,8 @@ def test_grid_plans_variants_and_runs_only_missing(demo_env, capsys):
     plan = grid.plan()
     assert len(plan.runs) == 2 and len(plan.todo) == 2
     from benchmarks.evaluate import evaluate_run
-    from benchmarks.executors import submit_runs, wait
+    from benchmarks.executors import submit_runs
+    from benchmarks.runhandle import wait
     handles = submit_runs(evaluate_run, plan.todo, "inline")
     wait(handles)
     assert all(h.exception() is None for h in handles)

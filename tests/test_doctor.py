@@ -7,7 +7,8 @@ import pytest
 from avfmae.data.synthetic import synthetic_audio, synthetic_frames, write_frame_folder, write_mp4, write_wav
 from avfmae.data.manifest import ClipRecord, write_manifest
 from benchmarks.data.__main__ import main as data_main
-from benchmarks.data.cmd_doctor import check_clip, diagnose
+from benchmarks.datasets.clipcheck import check_clip
+from benchmarks.datasets.diagnosis import diagnose
 from benchmarks.datasets.registry import register
 from benchmarks.datasets.spec import DatasetSpec
 

@@ -12,6 +12,8 @@ import pytest
 from benchmarks import cluster as C
 from benchmarks import executors as E
 from benchmarks import jobstatus as S
+from benchmarks import runhandle as H
+from benchmarks import runjob as J
 from benchmarks.runkey import RunKey
 from benchmarks.store import ResultStore
 
@@ -89,13 +91,13 @@ def test_inline_captures_failures_and_continues(tmp_path):
 def test_runjob_checks_store_first_and_checkpoint_carries_only_the_key(tmp_path):
     store = ResultStore(tmp_path / "results")
     key = make_key(5)
-    job = E.RunJob(trivial, store.root)
+    job = J.RunJob(trivial, store.root)
     first = job(key)
     second = job(key)  # a duplicate or a requeue after success: returns the stored result
     assert first["scores"] == second["scores"] and calls(store, key) == 1
     delayed = job.checkpoint(key)
     assert delayed.args == (key,) and delayed.kwargs == {}
-    assert isinstance(delayed.function, E.RunJob) and delayed.function is not job
+    assert isinstance(delayed.function, J.RunJob) and delayed.function is not job
     assert vars(delayed.function) == {"fn": trivial, "store_root": str(store.root)}
     assert len(cloudpickle.dumps(delayed)) < 20_000  # no model, data or results inside
 
@@ -123,7 +125,7 @@ def test_local_executor_bounded_parallelism(tmp_path):
     t0 = time.time()
     handles = E.submit_runs(trivial, keys, "local", store=store, folder=folder, array_parallelism=2,
                             resources={"timeout_min": 5})
-    E.wait(handles, timeout=120)
+    H.wait(handles, timeout=120)
     assert time.time() - t0 < 120
     assert [h.executor for h in handles] == ["local"] * 4
     for k, h in zip(keys[:3], handles[:3]):
@@ -252,7 +254,7 @@ def _run_in_child(root, key, queue):
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        rec = E.RunJob(slow_counted, root)(key)
+        rec = J.RunJob(slow_counted, root)(key)
     queue.put((os.getpid(), rec["pid"], rec["created_at"], err.getvalue()))
 
 
@@ -290,19 +292,19 @@ def test_non_zero_ranks_do_not_take_the_run_lock(tmp_path, monkeypatch):
 
     store = ResultStore(tmp_path / "results")
     key = make_key(6)
-    with file_lock(store.work_dir(key) / E.RUN_LOCK):        # rank 0 (here: this test) holds the run
+    with file_lock(store.work_dir(key) / J.RUN_LOCK):        # rank 0 (here: this test) holds the run
         monkeypatch.setenv("RANK", "1")
         monkeypatch.setenv("WORLD_SIZE", "2")
-        assert not E.is_rank_zero()
-        rec = E.RunJob(trivial, store.root)(key)            # would wait forever if it took the lock
+        assert not J.is_rank_zero()
+        rec = J.RunJob(trivial, store.root)(key)            # would wait forever if it took the lock
         assert rec["scores"] == {"uar": 16.0}
     monkeypatch.delenv("RANK")
     monkeypatch.delenv("WORLD_SIZE")
     monkeypatch.setenv("SLURM_NTASKS", "4")
     monkeypatch.setenv("SLURM_PROCID", "2")
-    assert not E.is_rank_zero()
+    assert not J.is_rank_zero()
     monkeypatch.setenv("SLURM_PROCID", "0")
-    assert E.is_rank_zero()
+    assert J.is_rank_zero()
 
 
 def test_profile_stage_tables_and_one_task_per_gpu():
@@ -342,7 +344,7 @@ def test_local_executor_two_tasks_train_as_one_group_and_rank0_stores(tmp_path):
     key = make_key(5)
     [h] = E.submit_runs(two_rank_sum, [key], "local", store=store, folder=tmp_path / "logs",
                         resources={"timeout_min": 5, "tasks_per_node": 2})
-    E.wait([h], timeout=180)
+    H.wait([h], timeout=180)
     rec = store.get(key)
     assert rec["scores"] == {"uar": 1.0} and rec["world"] == 2        # one group of 2, not 2 groups of 1
     assert h.result()["scores"] == {"uar": 1.0}

@@ -2,7 +2,7 @@
 corrupt store files."""
 import pytest
 
-from benchmarks import leaderboard
+from benchmarks import leaderboard, leaderboard_ablations, leaderboard_rows
 from benchmarks.plan import plan
 from benchmarks.request import suite_request
 from benchmarks.store import ResultStore
@@ -91,8 +91,8 @@ def test_grid_reference_heads_its_table_and_claims_are_stated_as_measured(store)
     # deltas to the reference, by hand: mean(3) - mean(reference) = 40 - 80
     assert any("stages=3 [" in ln and "(Δ -40.00)" in ln for ln in table), table
     assert _main_cell(files).startswith("80.00")      # the main table shows the reference arm
-    rows, _ = leaderboard.collect(store)
-    lines = leaderboard.claims(rows, "claims")
+    rows, _ = leaderboard_rows.collect(store)
+    lines = leaderboard_ablations.claims(rows, "claims")
     verdict = {ln.split(" vs ")[1].split(" ")[0]: ln.rsplit("claim ", 1)[1] for ln in lines}
     assert len(lines) == 4
     assert [v for k, v in verdict.items() if k.endswith("stages=3")] == ["holds"]   # 80 > 40

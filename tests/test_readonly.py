@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from benchmarks import executors as E
 from benchmarks import leaderboard, run
 from benchmarks.preflight import NotWritable, check_writable, writable_problem
+from benchmarks.runjob import RunJob
 from benchmarks.runkey import RunKey
 from benchmarks.store import ResultStore
 from benchmark_fixtures import TINY_RUN, tiny_demo, use_env
@@ -88,7 +88,7 @@ def test_unwritable_failure_record_keeps_the_original_error(tmp_path, capsys):
     store.root.mkdir(parents=True)
     (store.root / "demo").write_text("a file where the dataset folder should be\n")   # records cannot be written
     with pytest.raises(ValueError, match="the run's own error") as e:
-        E.RunJob(failing, store.root)(key)
+        RunJob(failing, store.root)(key)
     assert any("failure record could not be written" in n for n in getattr(e.value, "__notes__", []))
     assert "could not be written" in capsys.readouterr().err
 

@@ -90,13 +90,13 @@ def _loso_runs(spec):
 
 
 def test_pooled_loso_through_evaluate_and_the_leaderboard(monkeypatch):
-    from benchmarks import leaderboard
+    from benchmarks import leaderboard_rows
 
     specs = {"loso-pool": _mer_spec("pool"), "loso-mean": _mer_spec("mean")}
-    monkeypatch.setattr(leaderboard.registry, "get", lambda name: specs[name])
+    monkeypatch.setattr(leaderboard_rows.registry, "get", lambda name: specs[name])
     rows = {}
     for name, spec in specs.items():
-        row = leaderboard.Row("m", "", name, "r", "paper", "1", Recipe(), "")
+        row = leaderboard_rows.Row("m", "", name, "r", "paper", "1", Recipe(), "")
         row.runs = _loso_runs(spec)
         rows[name] = row
     # pooled confusion [[2,0,0],[0,2,0],[1,0,1]]: F1 = 2*2/(2+3) = 0.8, 1, 2*1/(2+1) = 2/3 -> UF1 82.22;

@@ -54,7 +54,8 @@ def test_suite_job_requeued_mid_run_finishes_with_one_result(slurm_cluster, env)
 
 def test_grid_through_slurm_runs_each_variant_once(slurm_cluster, env):  # noqa: F811
     from benchmarks.evaluate import evaluate_run
-    from benchmarks.executors import submit_runs, wait
+    from benchmarks.executors import submit_runs
+    from benchmarks.runhandle import wait
     from benchmarks.gridspec import Grid
 
     grid = Grid(name="slurm-tiny", description="test", models=("avfmae-micro",), datasets=("demo",),
