@@ -10,7 +10,7 @@ from tabulate import tabulate
 from . import clip_predictions
 from .datasets import registry
 from .leaderboard_rows import Row, shown_row
-from .leaderboard_tables import _fmt, _header
+from .leaderboard_tables import format_cell, table_header
 
 
 ABLATION_NOTE = (f"`*`: differs significantly from the table's first line on the same clips (paired bootstrap, "
@@ -49,13 +49,13 @@ def ablation_tables(rows: list[Row]) -> dict[str, str]:
             for d in datasets:
                 match = [r for r in sel if r.dataset == d and r.model == model and r.variant == variant]
                 first = [r for r in sel if r.dataset == d and r.model == variants[0][0] and r.variant == variants[0][1]]
-                cell = _fmt(match[0].metric(registry.get(d).main_metric)) if match else "–"
+                cell = format_cell(match[0].metric(registry.get(d).main_metric)) if match else "–"
                 delta = _delta_to_reference(match[0], sel) if match else None
                 cell += f" (Δ {delta:+.2f})" if delta is not None else ""
                 line.append(cell + (" *" if match and first and _significant(match[0], first[0]) else ""))
             body.append(line)
         heads = ["model", "variant"] + [f"{d} ({registry.get(d).main_metric.upper()})" for d in datasets]
-        out[grid] = _header(f"Ablation: {grid}", sel, ABLATION_NOTE) + tabulate(body, headers=heads,
+        out[grid] = table_header(f"Ablation: {grid}", sel, ABLATION_NOTE) + tabulate(body, headers=heads,
                                                                              tablefmt="github") + "\n"
     return out
 
