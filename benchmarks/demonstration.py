@@ -8,15 +8,16 @@ training stages with manifest sources, as any user of avfmae.train does.
 Data (generated when missing, under the demo set's folder):
     demo        the suite's synthetic set (24 subjects x 6 classes x 3 clips; 6 classes = facial valence x vocal
                 arousal, see benchmarks.datasets.synth). Fold 1: 16 training subjects, 8 held-out test subjects.
-    demo-extra  a second synthetic corpus with other identities (seed 1, 24 subjects x 6 classes x 1 clip), used
+    demo-demonstration-extra
+                a second synthetic corpus with other identities (seed 1, 24 subjects x 6 classes x 1 clip), used
                 as the external data of stages 1 and 2: unlabelled for pre-training, and labelled with a DIFFERENT
                 label space (valence only, 3 classes) for the hybrid stage 2.
 The held-out fold-1 test subjects are never seen before the final test (not even unlabelled).
 
 Runs (all with the same model, avfmae-micro, and the cpu presets; stage 3 selects the LAST epoch, so nothing
 is chosen on the test subjects):
-    stage 1   self-supervised pre-training on demo fold-1 train + demo-extra              -> avfmae-micro.<p>-s1
-    stage 2   from s1: heads "demo" (6 classes, fold-1 train) and "valence" (3, demo-extra) -> avfmae-micro.<p>-s2
+    stage 1   self-supervised pre-training on demo fold-1 train + the second corpus       -> avfmae-micro.<p>-s1
+    stage 2   from s1: heads "demo" (6 classes, fold-1 train) and "valence" (3, 2nd corpus) -> avfmae-micro.<p>-s2
     stage 3   6 classes, fold-1 train -> fold-1 test, from: scratch, s1, s2 (audio-visual), and from s2 with
               video only and audio only (the other modality blanked, see avfmae.train.inputs)
 Reported: held-out reconstruction loss before / after stage 1; stage-3 UAR / WAR on the held-out subjects, and the
@@ -40,12 +41,18 @@ FULL = dict(s1=6, s2=16, s3=10)
 QUICK = dict(s1=1, s2=1, s3=1)
 
 
+def extra_folder(root: Path) -> Path:
+    """The demonstration's external corpus beside the demo set. Not `<demo>-extra`: that folder is the suite's
+    `demo-extra` (the main job's external corpus, other parameters), and one folder cannot hold both sets."""
+    return root.parent / f"{root.name}-demonstration-extra"
+
+
 def ensure_data(data: str | None) -> tuple[Path, Path, float]:
     from .datasets import synth
 
     t0 = time.perf_counter()
     root = synth.ensure(data, progress=False)
-    extra = synth.ensure(root.parent / f"{root.name}-extra", progress=False, **EXTRA)
+    extra = synth.ensure(extra_folder(root), progress=False, **EXTRA)
     return root, extra, time.perf_counter() - t0
 
 

@@ -151,3 +151,24 @@ def test_bad_parameters(tmp_path):
         _make(tmp_path / "x", subjects=2)
     with pytest.raises(ValueError, match="size"):
         _make(tmp_path / "x", size=33)
+
+
+def test_the_demonstration_corpus_and_the_suites_demo_extra_live_apart(tmp_path, monkeypatch):
+    """The main job's external corpus (`demo-extra`, the suite's parameters) and the demonstration's (other
+    parameters) are generated under one data root; sharing a folder made the second command refuse to run."""
+    from benchmarks import demonstration
+    from benchmarks.datasets import registry
+
+    monkeypatch.setenv("AVF_DATA_ROOT", str(tmp_path))
+    made = {}
+
+    def fake_ensure(out=None, progress=True, **params):
+        path = Path(out) if out is not None else tmp_path / "demo"
+        assert made.setdefault(path, params) == params, f"{path} asked for with two sets of parameters"
+        return path
+
+    monkeypatch.setattr(synth, "ensure", fake_ensure)
+    root, extra, _ = demonstration.ensure_data(None)
+    assert root == registry.get("demo").path() == tmp_path / "demo"
+    assert extra.parent == tmp_path and extra != registry.get("demo-extra").path()
+    assert made[extra] == demonstration.EXTRA
