@@ -165,6 +165,10 @@ def test_batch_resume_skips_done_and_redoes_interrupted(run, media, zoo_tag, tmp
     assert predict_main([str(media / "videos"), "--model", zoo_tag, "--out", str(mine), "--hop", "0.5",
                          "--no-progress"]) == 0
     assert "1 predicted, 1 already in" in capsys.readouterr().err
+    # to stdout (no --out): nothing to resume from, and the summary does not pretend there is
+    assert predict_main([str(media / "videos" / "tone.mp4"), "--model", zoo_tag, "--hop", "0.5",
+                         "--no-progress"]) == 0
+    assert capsys.readouterr().err.strip().endswith("1 videos: 1 predicted, 0 failed")
     again = _rows(mine)
     assert sorted(json.dumps(r, sort_keys=True) for r in again) == sorted(json.dumps(r, sort_keys=True)
                                                                          for r in rows)

@@ -112,8 +112,9 @@ def main(argv=None) -> int:
             failed.append(v)
             print(f"error: {exc}", file=log)
     done = len(todo) - len(failed)
-    print(f"{len(videos)} videos: {done} predicted, {skipped} already in {args.out} (skipped), "
-          f"{len(failed)} failed" + (f"; results in {args.out}" if args.out else ""), file=log)
+    resumed = f"{skipped} already in {args.out} (skipped), " if args.out else ""
+    print(f"{len(videos)} videos: {done} predicted, {resumed}{len(failed)} failed"
+          + (f"; results in {args.out}" if args.out else ""), file=log)
     return 1 if failed else 0
 
 
