@@ -3,6 +3,7 @@ import argparse
 import os
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -71,6 +72,17 @@ def test_official_style_pth_with_args_namespace_loads(tmp_path):
         ft = zoo.create_model("avfmae-tiny", weights=str(f), num_classes=7)  # pre-train -> fine-tune model
         assert torch.equal(ft.encoder.norm.weight, pt.encoder.norm.weight)
         assert torch.equal(ft.encoder_fusion.cross_attn.q.weight, pt.encoder_fusion.cross_attn.q.weight)
+    # a file written under numpy 1 names its numbers numpy.core.multiarray.* (numpy 2: numpy._core.multiarray.*)
+    old = tmp_path / "checkpoint-numpy1.pth"
+    with zipfile.ZipFile(tmp_path / "checkpoint-model.pth") as zin, zipfile.ZipFile(old, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename.endswith("data.pkl"):
+                data = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+                assert b"numpy.core.multiarray\nscalar" in data
+            zout.writestr(info, data)
+    ft = zoo.create_model("avfmae-tiny", weights=str(old), num_classes=7)
+    assert torch.equal(ft.encoder.norm.weight, pt.encoder.norm.weight)
 
 
 class Evil:

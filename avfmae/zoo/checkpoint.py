@@ -35,10 +35,12 @@ def _safe_globals() -> list:
     """The types torch.load(weights_only=True) may rebuild besides tensors and plain containers: data only."""
     import numpy as np
 
-    multiarray = getattr(np, "_core", None) or np.core        # numpy >= 2 moved it to _core
+    multiarray = (getattr(np, "_core", None) or np.core).multiarray    # numpy >= 2 moved it to _core
     dtypes = [t for t in vars(np.dtypes).values() if isinstance(t, type) and issubclass(t, np.dtype)]
-    return [argparse.Namespace, multiarray.multiarray.scalar, multiarray.multiarray._reconstruct, np.ndarray,
-            np.dtype, *dtypes]
+    # files written under numpy 1 name numpy.core.multiarray; under numpy 2, numpy._core.multiarray
+    renamed = [(fn, f"numpy.{core}.multiarray.{fn.__name__}") for fn in (multiarray.scalar, multiarray._reconstruct)
+               for core in ("core", "_core")]
+    return [argparse.Namespace, *renamed, np.ndarray, np.dtype, *dtypes]
 
 
 _FIX = "Re-download it, or re-export / re-register the weights (a copy cut short by a full disk or a kill?)"
