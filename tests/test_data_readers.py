@@ -79,6 +79,27 @@ def test_truncated_video_file(media, tmp_path):
         open_video(cut)
 
 
+def test_mid_file_decode_failure_reports_both_readers(media, monkeypatch):
+    """decord opens the file but fails mid-stream; PyAV is tried once. When PyAV cannot stand in, the error names
+    the file and both readers' reasons (PyAV's used to be dropped)."""
+    from avfmae.data import readers
+
+    src = open_video(media["mp4"], backend="decord")
+
+    class Broken:
+        def get_batch(self, idx):
+            raise RuntimeError("DECORDError: corrupt packet")
+
+    src._vr = Broken()
+    monkeypatch.setattr(readers, "PyAVVideo", lambda path: (_ for _ in ()).throw(RuntimeError("invalid data xyz")))
+    with pytest.raises(VideoError, match=r"corrupt packet.*PyAV could not open it either \(invalid data xyz\)") as e:
+        src.get_frames([0, 1])
+    assert "clip.mp4" in str(e.value)
+    monkeypatch.setattr(readers, "PyAVVideo", lambda path: type("Short", (), {"num_frames": 7})())
+    with pytest.raises(VideoError, match="PyAV counts 7 frames, decord 30"):
+        src.get_frames([0, 1])
+
+
 def test_missing_and_empty_video(tmp_path):
     with pytest.raises(VideoError) as e:
         open_video(tmp_path / "nope.mp4")

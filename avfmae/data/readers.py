@@ -180,10 +180,13 @@ class DecordVideo(FrameSource):
             problem = f"decord failed to decode frames {uniq[:3]}... ({str(exc).strip()[:200]})"
             try:
                 fallback = PyAVVideo(self.path)
-            except Exception:
+            except Exception as pyav_exc:    # the clip is reported below with both readers' reasons
                 fallback = None
+                problem += f"; PyAV could not open it either ({str(pyav_exc).strip()[:200]})"
             if fallback is not None and fallback.num_frames == self.num_frames:
                 return fallback.get_frames(idx)
+            if fallback is not None:
+                problem += f"; PyAV counts {fallback.num_frames} frames, decord {self.num_frames}"
             raise VideoError(self.path, problem, "Re-encode the clip (e.g. ffmpeg -i in -c:v libx264 out.mp4) or "
                              "drop it", kind="corrupt") from exc
         pos = {j: k for k, j in enumerate(uniq)}
