@@ -300,13 +300,33 @@ def test_randaugment_clip_equals_timm_reseeded_per_frame():
     ra = RandAugmentClip("rand-m9-n4-mstd0.5-inc1", 64, "bicubic")
     rng = np.random.RandomState(3)
     frames = [Image.fromarray(rng.randint(0, 256, (48, 64, 3), dtype=np.uint8)) for _ in range(5)]
-    applied = 0
-    for seed in range(12):
+    applied, names = 0, set()
+    for seed in range(40):
+        calls = ra.record(seed, 64, 48)
+        names |= {fn.__name__ for fn, _, _ in calls}
         got = ra(frames, seed)
+        if any(fn.__name__ == "posterize" and args == (0,) for fn, args, _ in calls):
+            continue              # Pillow >= 13 refuses timm's 0 bits: see test_posterize_to_zero_bits_...
         for f, g in zip(frames, got):
             pyrandom.seed(seed)
             np.random.seed(seed)
             want = np.asarray(ra.transform(f))          # timm's transform, from the clip's RNG state
             assert np.array_equal(np.asarray(g), want), seed
         applied += any(not np.array_equal(np.asarray(g), np.asarray(f)) for f, g in zip(frames, got))
-    assert applied >= 6    # most clips had at least one op that changed the frames
+    assert applied >= 20   # most clips had at least one op that changed the frames
+    assert len(names) >= 12    # and nearly every op of the list was drawn at least once
+
+
+def test_posterize_to_zero_bits_gives_black_frames():
+    """timm's posterize-increasing asks for 0 bits at magnitude 10. Pillow's formula, mask = ~(2 ** (8 - 0) - 1),
+    keeps no bit: black frames (what Pillow gave before version 13 began raising ValueError for bits < 1)."""
+    from PIL import Image
+
+    ra = RandAugmentClip("rand-m10-n1-inc1", 32, "bicubic")
+    frames = [Image.fromarray(np.full((8, 10, 3), v, np.uint8)) for v in (1, 128, 255)]
+    hit = [s for s in range(60) if [(fn.__name__, a) for fn, a, _ in ra.record(s, 10, 8)] == [("posterize", (0,))]]
+    assert hit, "no seed drew posterize"
+    for seed in hit[:3]:
+        got = ra(frames, seed)
+        assert [im.size for im in got] == [(10, 8)] * 3
+        assert all(not np.asarray(im).any() for im in got)

@@ -161,37 +161,53 @@ class RandAugmentClip:
         """PIL images of one clip -> augmented PIL images (the same ops on each).
 
         The result is that of `replay_same_random(self.transform, images, seed)` (every frame seeing the same RNG
-        state), computed faster: timm's transform runs once, on the first frame, from that state, recording each
-        op it applies with its drawn arguments; the other frames replay those calls (timm's ops are deterministic
-        given their arguments once the interpolation is fixed). A random interpolation (drawn inside the op)
-        falls back to replaying the RNG per frame."""
+        state), computed once per clip: `record` lists the op calls timm makes from that state, and each call is
+        applied to every frame (timm's ops are deterministic given their arguments once the interpolation is
+        fixed). A random interpolation (drawn inside the op) falls back to replaying the RNG per frame.
+        Posterize to 0 bits (timm's posterize-increasing at magnitude 10, e.g. 2 % of rand-m9-mstd0.5's draws)
+        gives black frames: Pillow's mask ~(2 ** (8 - bits) - 1) keeps no bit, which is what Pillow computed
+        before version 13 began refusing bits < 1 with a ValueError (a crash in the middle of training)."""
         images = list(images)
-        ops = getattr(self.transform, "ops", None)
-        if len(images) < 2 or ops is None or any(isinstance(op.kwargs.get("resample"), (list, tuple))
-                                                  for op in ops):
+        calls = self.record(seed, *images[0].size) if images else None
+        if calls is None:
             return replay_same_random(self.transform, images, seed)
+        from PIL import Image
+        from timm.data.auto_augment import posterize
+
+        for fn, args, kwargs in calls:
+            if fn is posterize and args and args[0] < 1:
+                images = [Image.new(im.mode, im.size) for im in images]
+            else:
+                images = [fn(im, *args, **dict(kwargs)) for im in images]
+        return images
+
+    def record(self, seed: int, width: int, height: int) -> list | None:
+        """The op calls [(timm op function, args, kwargs), ...] timm's transform makes from the RNG state `seed`
+        for frames of width x height, recorded without running them (timm draws an op's randomness before
+        calling it and never looks at the pixels); None where an op would draw inside the call (a random
+        interpolation)."""
+        ops = getattr(self.transform, "ops", None)
+        if ops is None or any(isinstance(op.kwargs.get("resample"), (list, tuple)) for op in ops):
+            return None
+        from PIL import Image
+
         calls: list[tuple] = []
 
         def recorder(fn):
             def record(img, *args, **kwargs):
                 calls.append((fn, args, dict(kwargs)))
-                return fn(img, *args, **kwargs)
+                return img
             return record
 
         originals = [op.aug_fn for op in ops]
         for op, fn in zip(ops, originals):
             op.aug_fn = recorder(fn)
         try:
-            (first,) = replay_same_random(self.transform, images[:1], seed)
+            replay_same_random(self.transform, [Image.new("RGB", (width, height))], seed)
         finally:
             for op, fn in zip(ops, originals):
                 op.aug_fn = fn
-        out = [first]
-        for im in images[1:]:
-            for fn, args, kwargs in calls:
-                im = fn(im, *args, **dict(kwargs))
-            out.append(im)
-        return out
+        return calls
 
     def __repr__(self) -> str:
         return f"RandAugmentClip({self.config_str!r})"
