@@ -1,12 +1,13 @@
 """Training augmentation (avfmae.data.augment) and audio-visual Mixup/CutMix (avfmae.data.mixup)."""
 import random
+import re
 
 import numpy as np
 import pytest
 import torch
 
 from avfmae.data.augment import (AudioTrainTransform, AugmentConfig, PretrainVideoTransform, RandAugmentClip,
-                                 VideoTrainTransform, sample_resized_crop_box)
+                                 VideoTrainTransform, check_rand_augment, sample_resized_crop_box)
 from avfmae.data.mixup import AVMixup, mixup_target, one_hot_smooth, soft_target_cross_entropy
 
 
@@ -330,3 +331,26 @@ def test_posterize_to_zero_bits_gives_black_frames():
         got = ra(frames, seed)
         assert [im.size for im in got] == [(10, 8)] * 3
         assert all(not np.asarray(im).any() for im in got)
+
+
+@pytest.mark.parametrize("bad,section", [("rand-m7-n4-msd0.5-inc1", "msd0.5"), ("rand-m7-n4-foo", "foo"),
+                                         ("rand-mX", "mX"), ("rand-m7-inc2", "inc2"), ("rand-p1.5", "p1.5"),
+                                         ("rand-m7-n", "'n'")])
+def test_rand_augment_typos_are_refused_when_the_config_is_made(bad, section):
+    """timm skips a section it cannot split into key + number ('mX', 'foo': the augmentation silently changes)
+    and fails on an unknown key ('msd0.5') only once the loader starts; both are refused with the config."""
+    from avfmae.train.config import Stage2Config, Stage3Config
+
+    for make in (lambda s: check_rand_augment(s), lambda s: Stage3Config(rand_augment=s),
+                 lambda s: Stage2Config(rand_augment=s)):
+        with pytest.raises(ValueError, match=re.escape(section)):
+            make(bad)
+    with pytest.raises(ValueError, match="starts with 'rand-'"):
+        check_rand_augment("randaug-m7")
+
+
+def test_rand_augment_strings_timm_reads_are_accepted():
+    for good in ("rand-m7-n4-mstd0.5-inc1", "rand-m9-mstd0.5-inc1", "rand-m10-n1-inc1", "rand", "rand-m7-mmax10",
+                 "rand-m5-p0.5-tweights"):
+        check_rand_augment(good)
+        RandAugmentClip(good)          # timm builds it

@@ -48,8 +48,8 @@ from . import audio as A
 from . import video as V
 
 __all__ = [
-    "AugmentConfig", "draw_clip_seed", "replay_same_random", "RandAugmentClip", "sample_resized_crop_box",
-    "resized_crop", "erase_clip", "VideoTrainTransform", "PretrainVideoTransform", "AudioTrainTransform",
+    "AugmentConfig", "draw_clip_seed", "replay_same_random", "check_rand_augment", "RandAugmentClip",
+    "sample_resized_crop_box", "resized_crop", "erase_clip", "VideoTrainTransform", "PretrainVideoTransform", "AudioTrainTransform",
 ]
 
 
@@ -139,6 +139,36 @@ def replay_same_random(fn: Callable, items: Sequence, seed: int, torch_rng: bool
 
 
 # ----------------------------------------------------------------------------------------------- RandAugment
+_RA_KEYS = {"m": int, "n": int, "mstd": float, "mmax": int, "inc": int, "p": float}
+
+
+def check_rand_augment(config_str: str) -> None:
+    """Raise ValueError unless `config_str` is a RandAugment string timm reads as written: 'rand' then '-'-separated
+    sections m<int> (magnitude), n<int> (ops per clip), mstd<float> (magnitude noise), mmax<int>, inc<0|1>,
+    p<float> (probability per op) or t<name> (an op set). timm skips a section it cannot split into a key and a
+    number (so a typo silently changes the augmentation) and fails on an unknown key only when the data loader
+    starts; this finds both when the config is made."""
+    sections = str(config_str).split("-")
+    if sections[0] != "rand":
+        raise ValueError(f"rand_augment={config_str!r}: a RandAugment string starts with 'rand-' "
+                         "(e.g. the official 'rand-m7-n4-mstd0.5-inc1'); use None to switch it off")
+    for section in sections[1:]:
+        if section.startswith("t"):
+            continue                                       # t<name>: timm's named op set
+        key = section.rstrip("0123456789.")
+        value = section[len(key):]
+        kind = _RA_KEYS.get(key)
+        try:
+            number = kind(value) if kind is not None and value else None
+        except ValueError:
+            number = None
+        if number is None or (key == "inc" and number not in (0, 1)) or (key == "p" and not 0 <= number <= 1) \
+                or number < 0:
+            raise ValueError(f"rand_augment={config_str!r}: section {section!r} is not one timm reads (sections: "
+                             "m<int> magnitude, n<int> ops, mstd<float>, mmax<int>, inc<0|1>, p<0..1>, t<op set>; "
+                             "e.g. 'rand-m7-n4-mstd0.5-inc1')")
+
+
 class RandAugmentClip:
     """timm's RandAugment applied with identical random choices to every frame of a clip.
 
@@ -149,8 +179,7 @@ class RandAugmentClip:
         from timm.data.auto_augment import rand_augment_transform
         from timm.data.transforms import str_to_pil_interp
 
-        if not config_str.startswith("rand"):
-            raise ValueError(f"only RandAugment ('rand-...') is supported, not {config_str!r}")
+        check_rand_augment(config_str)
         hparams = {"translate_const": int(input_size * 0.45)}
         if interpolation and interpolation != "random":
             hparams["interpolation"] = str_to_pil_interp(interpolation)

@@ -181,6 +181,13 @@ class _Supervised(CommonConfig):
     timem: int = 0
 
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.rand_augment is not None:
+            from ..data.augment import check_rand_augment
+
+            check_rand_augment(self.rand_augment)
+
 @dataclass(frozen=True)
 class Stage2Config(_Supervised):
     """Progressive semantic injection, the "hybrid intermediate" stage: supervised training on a mix of labelled
