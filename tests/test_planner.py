@@ -101,6 +101,9 @@ def test_grid_typo_fails_at_plan_time_naming_the_key_and_the_valid_ones(demo_env
     ("stage9.epochs=1", "stage1."),                # an unknown prefix: the valid prefixes
     ("stages=2+3", "1+2+3"),
     ("epochs=many", "epochs"),                     # a bad value
+    ("reprob=25", "reprob must be in [0, 1]"),     # a value out of its range (avfmae.train.domains)
+    ("stage3.rrc_scale=1,0.08", "rrc_scale must be"),
+    ("stage3.rand_augment=rand-m7-msd1", "'msd1'"),   # a RandAugment string timm would misread
 ])
 def test_set_typo_fails_before_anything_runs(demo_env, monkeypatch, capsys, item, named):
     _no_submit(monkeypatch)

@@ -33,6 +33,8 @@ import json
 import typing
 from dataclasses import dataclass, fields
 
+from .domains import check_fields, lists_to_tuples
+
 PAPER_SIZES = ("avfmae-base", "avfmae-large", "avfmae-huge")
 MODALITIES = ("video", "audio")
 MODALITY_ALIASES = {"av": MODALITIES, "audio-visual": MODALITIES, "audiovisual": MODALITIES, "both": MODALITIES,
@@ -105,6 +107,8 @@ class CommonConfig:
             raise ValueError("batch_size and accum_steps must be >= 1")
         if "." in self.model and ":" not in self.model:   # "pkg.module:factory" is a model of your own
             raise ValueError(f"model {self.model!r}: give the plain zoo name and the weights as init=<tag or path>")
+        lists_to_tuples(self)
+        check_fields(self)
 
     # ------------------------------------------------------------------------------------------------ helpers
     def replace(self, **changes):
