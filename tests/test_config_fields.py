@@ -33,6 +33,11 @@ from avfmae.train.domains import RULES
     (Stage3Config, "blr", float("nan"), "takes a number"),
     (Stage1Config, "tensorboard", 1, "takes true/false"),
     (Stage3Config, "task", 3, "takes a string"),
+    (Stage3Config, "task", "regresion", "one of classification, regression"),
+    (Stage1Config, "amp", "bf32", "one of auto, bf16, fp16, off"),
+    (Stage2Config, "sampling", "uniformly", "one of proportional, uniform"),
+    (Stage1Config, "dist_timeout_s", 0, ">= 1"),
+    (Stage1Config, "accum_steps", 0, ">= 1"),
 ])
 def test_bad_values_are_refused_naming_the_field(cls, field, value, says):
     with pytest.raises(ValueError) as e:

@@ -1,4 +1,4 @@
-"""What each stage-config field may hold: its type (from the dataclass) and, for numbers, its range.
+"""What each stage-config field may hold: its type (from the dataclass), and its range or its choices.
 
 `check_fields(cfg)` runs when a stage config is made (CommonConfig.__post_init__), so a recipe, a grid file or an
 override with `reprob=25` (a percentage where a probability goes), `rrc_scale=(1, 0.08)` (bounds swapped),
@@ -26,6 +26,11 @@ _ONE_OR_MORE = _at_least(1)
 _UNIT = (lambda v: 0 <= v <= 1), "in [0, 1]"
 _UNIT_OPEN = (lambda v: 0 <= v < 1), "in [0, 1)"
 
+
+def _choice(*options):
+    return (lambda v: v in options), "one of " + ", ".join(options)
+
+
 # field -> (test of the value, what it takes); None values pass where the type allows None
 RULES: dict[str, tuple] = {
     "seed": _COUNT, "epochs": _ONE_OR_MORE, "max_steps": _COUNT, "batch_size": _ONE_OR_MORE,
@@ -41,6 +46,10 @@ RULES: dict[str, tuple] = {
                   "two numbers lo, hi with 0 < lo <= hi <= 1 (area fractions of the random resized crop)"),
     "freqm": _COUNT, "timem": _COUNT, "shared_classes": _COUNT, "num_classes": _COUNT,
     "val_fraction": ((lambda v: 0 < v < 1), "in (0, 1)"), "test_segments": _COUNT, "test_crops": _COUNT,
+    "amp": _choice("auto", "bf16", "fp16", "off"), "resume": _choice("auto", "never", "require"),
+    "on_error": _choice("raise", "skip"), "label_mode": _choice("heads", "shared"),
+    "sampling": _choice("proportional", "uniform"), "task": _choice("classification", "regression"),
+    "selection": _choice("test", "val", "last"), "loss": _choice("auto", "ce", "mse", "ccc", "l1"),
 }
 
 
