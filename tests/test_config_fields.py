@@ -69,3 +69,38 @@ def test_lists_become_tuples_and_every_rule_names_a_real_field():
 def test_command_line_override_out_of_range_is_refused():
     with pytest.raises(ValueError, match="reprob=25.0: reprob must be in"):
         apply_overrides(Stage3Config(), ["reprob=25"])
+
+
+# ------------------------------------------------------------------------------------------------ model configs
+@pytest.mark.parametrize("field, value, says", [
+    ("mask_ratio_video", 90, "in [0, 1)"),            # a percentage: int(90 * N) masked of N tokens
+    ("mask_ratio_video", 1.0, "in [0, 1)"),           # no visible token left for the encoder
+    ("mask_ratio_audio", -0.1, "in [0, 1)"),
+    ("decoder_mask_ratio_video", 1.5, "in [0, 1)"),
+    ("num_heads", 0, ">= 1"),                         # would divide by zero in the shape checks
+    ("img_size", 160.0, "takes an integer"),
+    ("audio_size", (256,), "2 integers >= 1"),
+    ("video_region", (2, 5, 0), "3 integers >= 1"),
+    ("temperature", 0.0, "> 0"),
+    ("drop_path_rate", 1.0, "in [0, 1)"),
+])
+def test_model_config_values_are_checked(field, value, says):
+    from avfmae.models.config import AVFConfig
+
+    with pytest.raises(ValueError) as e:
+        AVFConfig(**{field: value})
+    assert f"AVFConfig: {field}=" in str(e.value) and says in str(e.value)
+
+
+def test_hicmae_mask_ratio_is_checked_and_numpy_numbers_pass():
+    import numpy as np
+
+    from avfmae.models.config import AVFConfig
+    from avfmae.models.hicmae_config import HiCMAEConfig
+
+    with pytest.raises(ValueError, match="HiCMAEConfig: mask_ratio_audio=80"):
+        HiCMAEConfig(mask_ratio_audio=80)
+    assert AVFConfig(img_size=np.int64(160), mask_ratio_video=np.float32(0.75), audio_size=[256, 128]).audio_size \
+        == (256, 128)                                  # importers may hand numpy numbers and lists
+    for ratio in (0.0, 0.5, 0.999):
+        AVFConfig(mask_ratio_video=ratio)

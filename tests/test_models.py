@@ -25,7 +25,9 @@ def _masks(b, cfg: AVFConfig, seed=0):
 
 
 def test_finetune_backward_reaches_every_parameter():
-    model = zoo.create_model("avfmae-tiny", num_classes=3).train()
+    # stochastic depth off: with it, a block's branch dropped for the whole batch leaves its parameters without a
+    # gradient, and whether that happens depended on the RNG state other tests left (the test was order-dependent)
+    model = zoo.create_model("avfmae-tiny", num_classes=3, drop_path_rate=0.0).train()
     v, a = _batch()
     model(v, a).logsumexp(-1).sum().backward()       # no in-place autograd error
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]

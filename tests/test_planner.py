@@ -104,6 +104,7 @@ def test_grid_typo_fails_at_plan_time_naming_the_key_and_the_valid_ones(demo_env
     ("reprob=25", "reprob must be in [0, 1]"),     # a value out of its range (avfmae.train.domains)
     ("stage3.rrc_scale=1,0.08", "rrc_scale must be"),
     ("stage3.rand_augment=rand-m7-msd1", "'msd1'"),   # a RandAugment string timm would misread
+    ("arch.mask_ratio_video=90", "mask_ratio_video must be in [0, 1)"),  # model fields too (a percentage)
 ])
 def test_set_typo_fails_before_anything_runs(demo_env, monkeypatch, capsys, item, named):
     _no_submit(monkeypatch)

@@ -8,10 +8,36 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..fieldcheck import POSITIVE, UNIT_OPEN, at_least, check_fields, integer, lists_to_tuples
+
+_SIZE = at_least(1)
+_MASK = (lambda v: 0 <= v < 1), "in [0, 1) (the hidden fraction of the tokens; 0.9 hides 90 %)"
+
+
+def _sizes(n: int):
+    return (lambda v: len(v) == n and all(integer(x) and x >= 1 for x in v)), f"{n} integers >= 1"
+
+
+# field -> (test, what it takes), for the fields of either family (avfmae.fieldcheck; the types come from the
+# dataclass). A mask ratio below 1 leaves int((1 - ratio) * N) >= 1 tokens visible.
+MODEL_RULES: dict[str, tuple] = {
+    **{name: _SIZE for name in ("img_size", "patch_size", "num_frames", "tubelet_size", "audio_patch_size",
+                                "embed_dim", "num_heads", "depth", "depth_audio", "fusion_depth", "fusion_heads",
+                                "decoder_dim", "decoder_heads", "decoder_depth")},
+    "num_classes": at_least(0), "mlp_ratio": POSITIVE, "drop_path_rate": UNIT_OPEN,
+    "contrastive_weight": at_least(0), "temperature": POSITIVE,
+    "mask_ratio_video": _MASK, "mask_ratio_audio": _MASK, "decoder_mask_ratio_video": _MASK,
+    "decoder_mask_ratio_audio": _MASK,
+    "audio_size": _sizes(2), "video_region": _sizes(3), "audio_region": _sizes(2),
+    "taps": ((lambda v: all(integer(t) for t in v)), "a tuple of encoder layer indices"),
+}
+
 
 class TokenGeometry:
     def check_shared(self) -> None:
         """Validity rules common to the families (call from __post_init__); each error says what is wrong."""
+        lists_to_tuples(self)
+        check_fields(self, MODEL_RULES)
         if self.embed_dim % self.num_heads or self.embed_dim % self.fusion_heads:
             raise ValueError("embed_dim must be divisible by num_heads and fusion_heads")
         if self.decoder_dim % self.decoder_heads:

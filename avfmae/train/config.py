@@ -33,7 +33,8 @@ import json
 import typing
 from dataclasses import dataclass, fields
 
-from .domains import check_fields, lists_to_tuples
+from ..fieldcheck import check_fields, lists_to_tuples
+from .domains import RULES
 
 PAPER_SIZES = ("avfmae-base", "avfmae-large", "avfmae-huge")
 MODALITIES = ("video", "audio")
@@ -98,7 +99,7 @@ class CommonConfig:
         if "." in self.model and ":" not in self.model:   # "pkg.module:factory" is a model of your own
             raise ValueError(f"model {self.model!r}: give the plain zoo name and the weights as init=<tag or path>")
         lists_to_tuples(self)
-        check_fields(self)
+        check_fields(self, RULES, self.stage or type(self).__name__)
 
     # ------------------------------------------------------------------------------------------------ helpers
     def replace(self, **changes):
