@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     ap.add_argument("name", help="grid name (file in benchmarks/grids/), or `list`")
     add_grid_args(ap)
     ap.add_argument("--executor", default="auto", choices=["auto", "inline", "local", "slurm"])
-    ap.add_argument("--parallel", type=int, default=None, help="array throttle: at most this many at once")
+    ap.add_argument("--parallel", type=int, default=None, help="array throttle: at most this many at once (default: the cluster profile's array_parallelism, 16 built in)")
     ap.add_argument("--dry-run", action="store_true", help="print the table of runs and stop")
     ap.add_argument("--no-wait", action="store_true", help="submit and return (follow with benchmarks.status)")
     ap.add_argument("--results", help="result store folder")

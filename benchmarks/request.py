@@ -42,7 +42,7 @@ def add_suite_args(ap: argparse.ArgumentParser, model_required: bool = True) -> 
                          "as package.module:factory (README: Evaluate your own model)")
     ap.add_argument("--datasets", nargs="+", help="only these datasets of the suite")
     ap.add_argument("--folds", nargs="+", help="only these folds (names as in `python -m benchmarks.data list`)")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0], help="training seeds, one run each (default 0)")
     ap.add_argument("--weights", help="weights to start from (or, with --protocol eval, to score): zoo tag, local "
                     ".safetensors/.pth, or hf:<repo>:<file>; per fold: a pattern 'ckpts/mafw-{fold}.pth' or a "
                     "fold -> path mapping file (.json / .tsv)")
