@@ -231,15 +231,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m avfmae.speed", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="avfmae-base", help="zoo model name (default avfmae-base)")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                    help="cpu, cuda or cuda:N (default: cuda where available, else cpu)")
     ap.add_argument("--ft-batch", type=int, default=None, help="fine-tune batch (default: 2 on CPU, 32 on GPU)")
     ap.add_argument("--pt-batch", type=int, default=None, help="pre-train batch (default: 4 on CPU, 64 on GPU)")
     ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None,
                     help="compute dtype (default: float32 on CPU, bfloat16 autocast on GPU)")
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--iters", type=int, default=5, help="timed runs per workload; the median is reported")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs per workload first (default 1)")
+    ap.add_argument("--iters", type=int, default=5, help="timed runs per workload; the median is reported (default 5)")
     ap.add_argument("--pairs", type=int, default=3,
-                    help="back-to-back runs of ours and the official-style baseline for the speed-up (0: skip)")
+                    help="back-to-back runs of ours and the official-style baseline for the speed-up (default 3; 0: skip)")
     ap.add_argument("--grad-checkpointing", action="store_true", help="pre-train step with activation checkpointing")
     ap.add_argument("--in-backward", action="store_true", help="pre-train step with AdamW stepped inside backward")
     ap.add_argument("--release-memory", action="store_true",
