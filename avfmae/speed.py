@@ -240,7 +240,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs per workload first (default 1)")
     ap.add_argument("--iters", type=int, default=5, help="timed runs per workload; the median is reported (default 5)")
     ap.add_argument("--pairs", type=int, default=3,
-                    help="back-to-back runs of ours and the official-style baseline for the speed-up (default 3; 0: skip)")
+                    help="back-to-back runs of ours and the official-style baseline for the speed-up "
+                         "(default 3; 0: skip)")
     ap.add_argument("--grad-checkpointing", action="store_true", help="pre-train step with activation checkpointing")
     ap.add_argument("--in-backward", action="store_true", help="pre-train step with AdamW stepped inside backward")
     ap.add_argument("--release-memory", action="store_true",
