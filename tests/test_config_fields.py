@@ -38,6 +38,9 @@ from avfmae.train.domains import RULES
     (Stage2Config, "sampling", "uniformly", "one of proportional, uniform"),
     (Stage1Config, "dist_timeout_s", 0, ">= 1"),
     (Stage1Config, "accum_steps", 0, ">= 1"),
+    (Stage1Config, "device", "gpu", "auto, cpu, cuda or cuda:N"),   # was run as auto, i.e. on the CPU
+    (Stage3Config, "export_tag", "v1.2", "without '.' or '/'"),     # was refused by the export after training
+    (Stage3Config, "head_activation", "softmax", "one of sigmoid, relu, tanh"),
 ])
 def test_bad_values_are_refused_naming_the_field(cls, field, value, says):
     with pytest.raises(ValueError) as e:
@@ -52,6 +55,8 @@ def test_bad_values_are_refused_naming_the_field(cls, field, value, says):
     (Stage1Config, "betas", (0, 0.999)), (Stage1Config, "warmup_steps", -1), (Stage1Config, "warmup_steps", 0),
     (Stage1Config, "clip_grad", None), (Stage1Config, "clip_grad", 3), (Stage3Config, "blr", 1),  # int for float
     (Stage3Config, "val", None), (Stage3Config, "layer_decay", 1.0), (Stage1Config, "max_steps", 0),
+    (Stage1Config, "device", "cuda:1"), (Stage1Config, "device", "cpu"), (Stage3Config, "export_tag", "demo-s3"),
+    (Stage3Config, "head_activation", "tanh"), (Stage3Config, "head_activation", None),
 ])
 def test_edge_values_are_accepted(cls, field, value):
     assert getattr(cls(**{field: value}), field) == value
@@ -83,6 +88,7 @@ def test_command_line_override_out_of_range_is_refused():
     ("video_region", (2, 5, 0), "3 integers >= 1"),
     ("temperature", 0.0, "> 0"),
     ("drop_path_rate", 1.0, "in [0, 1)"),
+    ("head_activation", "softmax", "one of sigmoid, relu, tanh"),   # was a KeyError when the model was built
 ])
 def test_model_config_values_are_checked(field, value, says):
     from avfmae.models.config import AVFConfig

@@ -7,12 +7,12 @@ import torch
 from torch import nn
 
 from .config import AVFConfig
+from .geometry import head_activation
 from .iavcl import IAVCL, IAVCLOutput
 from .layers import init_mae_, layer_norm, set_grad_checkpointing
 from .lg_encoder import LGEncoder
 from .tokenizers import AudioPatchEmbed, VideoPatchEmbed
 
-_ACTIVATIONS = {None: nn.Identity, "sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
 
 
 def build_encoders(cfg: AVFConfig, drop_path_rate: float) -> tuple[LGEncoder, LGEncoder]:
@@ -53,7 +53,7 @@ class AVFMAEClassifier(nn.Module):
         self.apply(init_mae_)
         self.fc_norm = layer_norm(2 * cfg.embed_dim)
         self.head = nn.Linear(2 * cfg.embed_dim, cfg.num_classes) if cfg.num_classes > 0 else nn.Identity()
-        self.head_activation = _ACTIVATIONS[cfg.head_activation]()
+        self.head_activation = head_activation(cfg.head_activation)
 
     def set_grad_checkpointing(self, enable: bool = True) -> "AVFMAEClassifier":
         """Activation checkpointing of every encoder block and DiER unit: recomputed in backward, unchanged numbers, less

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..fieldcheck import POSITIVE, UNIT_OPEN, at_least, check_fields, integer, lists_to_tuples
+from ..fieldcheck import POSITIVE, UNIT_OPEN, at_least, check_fields, choice, integer, lists_to_tuples
 
 _SIZE = at_least(1)
 _MASK = (lambda v: 0 <= v < 1), "in [0, 1) (the hidden fraction of the tokens; 0.9 hides 90 %)"
@@ -16,6 +16,17 @@ _MASK = (lambda v: 0 <= v < 1), "in [0, 1) (the hidden fraction of the tokens; 0
 
 def _sizes(n: int):
     return (lambda v: len(v) == n and all(integer(x) and x >= 1 for x in v)), f"{n} integers >= 1"
+
+
+# a regression head's output activation: None (identity) or one of these torch.nn modules
+HEAD_ACTIVATIONS = {None: "Identity", "sigmoid": "Sigmoid", "relu": "ReLU", "tanh": "Tanh"}
+
+
+def head_activation(name: str | None):
+    """The torch module of a head activation name (None: identity)."""
+    from torch import nn
+
+    return getattr(nn, HEAD_ACTIVATIONS[name])()
 
 
 # field -> (test, what it takes), for the fields of either family (avfmae.fieldcheck; the types come from the
@@ -30,6 +41,7 @@ MODEL_RULES: dict[str, tuple] = {
     "decoder_mask_ratio_audio": _MASK,
     "audio_size": _sizes(2), "video_region": _sizes(3), "audio_region": _sizes(2),
     "taps": ((lambda v: all(integer(t) for t in v)), "a tuple of encoder layer indices"),
+    "head_activation": choice(*(name for name in HEAD_ACTIVATIONS if name)),
 }
 
 

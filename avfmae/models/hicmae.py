@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .decoder import Block, Decoder, SkipBlock
-from .hicmae_config import (HiCMAEConfig, _ACTIVATIONS, hicmae_from_official_kwargs,  # noqa: F401
-                            hicmae_to_official_kwargs)
+from .geometry import head_activation
+from .hicmae_config import HiCMAEConfig, hicmae_from_official_kwargs, hicmae_to_official_kwargs  # noqa: F401
 from .layers import drop_path, init_mae_, layer_norm, sinusoid_table
 from .losses import audio_target, contrastive_logits, symmetric_infonce, video_target
 from .tokenizers import AudioPatchEmbed, VideoPatchEmbed
@@ -176,7 +176,7 @@ class HiCMAEClassifier(nn.Module):
         # official quirk: fc_norm, head (and init_scale) keep PyTorch's default init
         self.fc_norm = layer_norm(cfg.feature_dim)
         self.head = nn.Linear(cfg.feature_dim, cfg.num_classes) if cfg.num_classes > 0 else nn.Identity()
-        self.head_activation_func = _ACTIVATIONS[cfg.head_activation]()
+        self.head_activation_func = head_activation(cfg.head_activation)
         self.video_layer_weights = nn.Parameter(torch.ones(cfg.depth) / cfg.depth)
         self.audio_layer_weights = nn.Parameter(torch.ones(cfg.depth_audio) / cfg.depth_audio)
 

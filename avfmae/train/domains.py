@@ -8,7 +8,11 @@ a job.
 """
 from __future__ import annotations
 
+import re
+
 from ..fieldcheck import FRACTION, POSITIVE, UNIT, UNIT_OPEN, at_least, choice, number
+from ..models.geometry import HEAD_ACTIVATIONS
+from ..zoo.weights import TAG_RULE, valid_tag
 
 __all__ = ["RULES"]
 
@@ -33,4 +37,7 @@ RULES: dict[str, tuple] = {
     "on_error": choice("raise", "skip"), "label_mode": choice("heads", "shared"),
     "sampling": choice("proportional", "uniform"), "task": choice("classification", "regression"),
     "selection": choice("test", "val", "last"), "loss": choice("auto", "ce", "mse", "ccc", "l1"),
+    "head_activation": choice(*(name for name in HEAD_ACTIVATIONS if name)),
+    "device": ((lambda v: re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None), "auto, cpu, cuda or cuda:N"),
+    "export_tag": (valid_tag, TAG_RULE),          # checked at the end of training otherwise, by the export
 }

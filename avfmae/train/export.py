@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 from avfmae import zoo
 from avfmae.atomic import atomic_path
 from avfmae.zoo.spec import arch_hash
-from avfmae.zoo.weights import WeightsRecord, now_iso, register_weights, sha256_file, zoo_dir
+from avfmae.zoo.weights import TAG_RULE, WeightsRecord, now_iso, register_weights, sha256_file, valid_tag, zoo_dir
 
 
 def _git_sha() -> str:
@@ -52,8 +52,8 @@ def export_weights(model: torch.nn.Module, model_name: str, tag: str, kind: str,
     "finetune" (the classifier; num_classes 0 when the head was left out)."""
     if kind not in ("pretrain", "finetune"):
         raise ValueError(f"kind must be pretrain or finetune, not {kind!r}")
-    if not tag or "." in tag or "/" in tag:
-        raise ValueError(f"weights tag {tag!r}: use a non-empty name without '.' or '/' (e.g. demo-s1)")
+    if not valid_tag(tag):
+        raise ValueError(f"weights tag {tag!r}: use {TAG_RULE}")
     spec = zoo.get_spec(model_name)
     module = getattr(model, "module", model)
     cfg = getattr(module, "cfg", spec.arch)

@@ -66,6 +66,14 @@ def load_tags() -> dict[str, WeightsRecord]:
     return {k: WeightsRecord(**v) for k, v in raw.items()}
 
 
+TAG_RULE = "a non-empty name without '.' or '/' (e.g. demo-s1)"
+
+
+def valid_tag(tag) -> bool:
+    """A weights tag names the file <tag>.safetensors and follows the model name after one '.' (model.tag)."""
+    return isinstance(tag, str) and bool(tag) and "." not in tag and "/" not in tag
+
+
 def register_weights(record: WeightsRecord) -> WeightsRecord:
     """Add or replace `<model>.<tag>` in the local registry.
 
