@@ -9,7 +9,7 @@ from pathlib import Path
 from avfmae.faces.pipeline import VIDEO_EXTENSIONS, ExtractConfig, find_videos
 
 from .model import load_model, parse_labels
-from .output import FORMATS, OutputFile, plot_video, video_rows
+from .output import FORMATS, OutputFile, plot_video, video_rows, writable
 from .video import PredictError, prepare_video
 from .windows import predict_windows
 
@@ -75,6 +75,8 @@ def main(argv=None) -> int:
                         args.device)
         fmt = args.format or ("csv" if args.out is not None and args.out.suffix.lower() == ".csv" else "jsonl")
         out = OutputFile(args.out, fmt, lm.labels)
+        if args.plot:
+            writable(_plot_path(args.plot, videos[0], len(videos) > 1) if videos else args.plot, "--plot")
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=log)
         return 2

@@ -21,7 +21,7 @@ import numpy as np
 
 from avfmae.atomic import atomic_write
 
-__all__ = ["FORMATS", "video_rows", "OutputFile", "plot_video"]
+__all__ = ["FORMATS", "video_rows", "writable", "OutputFile", "plot_video"]
 
 FORMATS = ("jsonl", "csv")
 _BASE = ("video", "kind", "window", "start", "end", "label", "audio", "face")
@@ -46,6 +46,24 @@ def video_rows(video: str, windows, names: Sequence[str], regression: bool, info
     return rows
 
 
+def writable(path: Path, option: str) -> None:
+    """Stop early (ValueError naming `option`) when `path` cannot be written: its folder is created and the
+    file opened for appending (a file this check creates is removed again)."""
+    existed = path.exists()
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as exc:
+        why = "a file stands where its folder should be" if isinstance(exc, (FileExistsError, NotADirectoryError)) \
+            else exc.strerror or str(exc)
+        raise ValueError(f"{option} {path}: cannot write there ({why}); choose a writable file") from None
+
+
 class OutputFile:
     """Append-only JSON lines or CSV output; `done` holds the videos already finished in it."""
 
@@ -56,8 +74,10 @@ class OutputFile:
         self.fmt, self.names = fmt, tuple(names)
         self.columns = _BASE + self.names
         self.done: set[str] = set()
-        if self.path is not None and self.path.is_file() and self.path.stat().st_size:
-            self._resume()
+        if self.path is not None:
+            writable(self.path, "--out")
+            if self.path.is_file() and self.path.stat().st_size:
+                self._resume()
 
     def _resume(self) -> None:
         text = self.path.read_text(encoding="utf-8")
