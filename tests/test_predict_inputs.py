@@ -32,3 +32,55 @@ def test_unwritable_out_or_plot_stops_before_any_video(tmp_path, capsys):
     # a writable --out that does not exist yet is not left behind by the check when nothing is predicted
     assert predict_main([str(not_a_video), "--out", str(tmp_path / "new" / "p.jsonl"), *MODEL]) == 1
     assert not (tmp_path / "new" / "p.jsonl").exists()
+
+
+def _write(path: Path, frames: np.ndarray, fps: int = 25, audio: np.ndarray | None = None, sample_rate: int = 16000,
+           audio_start: float = 0.0, options: dict | None = None) -> Path:
+    """frames (n, H, W, 3) uint8 -> H.264 mp4; `audio` (mono float) as AAC whose first sample is at
+    `audio_start` seconds (the stream's start offset, as in a recording whose sound starts late)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", options=options or {}) as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        vs.options = {"preset": "ultrafast"}
+        ast = None
+        if audio is not None:
+            ast = out.add_stream("aac", rate=sample_rate)
+            ast.layout = "mono"
+        for f in frames:
+            for p in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+        if ast is not None:
+            pts = int(round(audio_start * sample_rate))
+            for s in range(0, audio.size, 1024):
+                chunk = np.ascontiguousarray(audio[s:s + 1024], dtype=np.float32)[None]
+                af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+                af.sample_rate, af.pts = sample_rate, pts
+                pts += chunk.shape[1]
+                for p in ast.encode(af):
+                    out.mux(p)
+            for p in ast.encode():
+                out.mux(p)
+    return path
+
+
+def _noise(n: int, h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+
+
+def test_truncated_file_is_predicted_with_a_note(tmp_path, capsys):
+    """A file cut off mid-way (its index, written first, announces 50 frames) decodes without an error up to the
+    cut. Before: predicted over the part that decodes, with no word about the missing rest."""
+    full = _write(tmp_path / "full.mp4", _noise(50), options={"movflags": "faststart"})
+    cut = tmp_path / "cut off.mp4"
+    cut.write_bytes(full.read_bytes()[:full.stat().st_size // 2])
+    out = tmp_path / "p.jsonl"
+    assert predict_main([str(cut), "--no-face-crop", "--out", str(out), *MODEL]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {cut}: the file ends after" in err and "of the 50 frames its header announces" in err
+    import json
+
+    video = [json.loads(x) for x in out.read_text().splitlines()][-1]
+    assert video["kind"] == "video" and 0 < video["duration"] < 50 / 25

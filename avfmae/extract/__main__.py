@@ -120,6 +120,8 @@ def _run_videos(lm, args, out: Path, extras, progress) -> list:
         except PredictError as exc:
             print(f"error: {exc}", file=sys.stderr)
             continue
+        if prep.warning:
+            print(f"note: {v}: {prep.warning}", file=sys.stderr)
         if not has_audio:
             print(f"note: {v}: no usable audio; embedded with the silent (missing-audio) input", file=sys.stderr)
         _save_clip(target, {k: a[0] for k, a in res.items()})

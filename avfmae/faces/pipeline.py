@@ -151,8 +151,12 @@ def _pass1(path: Path, detector):
                 cuts.append(k)
                 detector.reset()
             dets.append(detector.detect(gray if rgb is None else rgb))
+        declared = int(stream.frames or 0)   # from the container's index (0 where the format has none)
     if not dets and err is None:
         err = "the video stream holds no decodable frame"
+    elif err is None and declared > len(dets):  # the data end early without a decoder error: a cut-off file
+        err = (f"the file ends after {len(dets)} of the {declared} frames its header announces (truncated?); "
+               f"only those {len(dets)} are used")
     return dets, times, cuts, fps, size, err
 
 

@@ -95,6 +95,8 @@ def main(argv=None) -> int:
         try:
             with tempfile.TemporaryDirectory(prefix="avfmae-predict-") as work:
                 prep = prepare_video(v, work, cfg, args.no_face_crop)
+                if prep.warning:
+                    print(f"note: {v}: {prep.warning}", file=log)
                 if prep.audio != "ok":
                     why = "it has no audio track" if prep.audio == "no-audio" else \
                         f"its audio could not be decoded ({prep.audio_message})"

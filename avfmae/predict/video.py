@@ -38,6 +38,7 @@ class PreparedVideo:
     face: str                      # "tracked" or "centre"
     detected_fraction: float
     detector: str
+    warning: str = ""              # a decoding problem the prediction went past (e.g. a truncated file)
 
     @property
     def num_frames(self) -> int:
@@ -78,4 +79,4 @@ def prepare_video(path: str | os.PathLike, work: str | os.PathLike, cfg: Extract
     if waveform is not None and waveform.size == 0:
         waveform, status = None, "no-audio"
     return PreparedVideo(path, open_video(folder), float(cfg.fps), waveform, status, res.message, face,
-                         float(boxes.detected_fraction), scan.detector)
+                         float(boxes.detected_fraction), scan.detector, scan.error or "")
