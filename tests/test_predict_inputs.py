@@ -84,3 +84,35 @@ def test_truncated_file_is_predicted_with_a_note(tmp_path, capsys):
 
     video = [json.loads(x) for x in out.read_text().splitlines()][-1]
     assert video["kind"] == "video" and 0 < video["duration"] < 50 / 25
+
+
+@pytest.mark.parametrize("audio_start, audio_seconds, sound", [
+    (1.0, 1.0, (1.0, 2.0)),    # the sound starts 1 s after the picture (the audio stream's start offset)
+    (0.0, 4.0, (0.0, 2.0)),    # the sound lasts twice as long as the picture
+    (0.0, 0.5, (0.0, 0.5)),    # the sound stops after a quarter of the picture
+])
+def test_audio_is_laid_on_the_picture_timeline(tmp_path, audio_start, audio_seconds, sound):
+    """A 2 s picture (50 frames at 25 fps) with a 440 Hz tone of `audio_seconds` starting at `audio_start`: the
+    prepared waveform is 2 s long with the tone exactly where it plays (`sound`), silence elsewhere. The windows
+    take their audio at the fraction of the clip of their frames, so before (the wav as extracted: the start
+    offset dropped, the length of the sound not the picture's) a window's audio came from the wrong time."""
+    from avfmae.faces.pipeline import ExtractConfig
+    from avfmae.predict.video import prepare_video
+
+    sr = 16000
+    t = np.arange(int(audio_seconds * sr)) / sr
+    video = _write(tmp_path / "v.mp4", _noise(50), audio=0.5 * np.sin(2 * np.pi * 440 * t), audio_start=audio_start)
+    prep = prepare_video(video, tmp_path / "work", ExtractConfig(detector="haar"), no_face_crop=True)
+    wave = prep.waveform
+    assert prep.duration == pytest.approx(2.0) and wave.shape == (2 * sr,)
+
+    def rms(a, b):   # a margin of 50 ms either side of each edge: the AAC codec's onset and tail
+        return float(np.sqrt(np.mean(wave[int(a * sr):int(b * sr)] ** 2)))
+
+    lo, hi = sound
+    assert rms(lo + 0.05, hi - 0.05) == pytest.approx(0.5 / np.sqrt(2), rel=0.1)
+    if lo > 0:
+        assert rms(0.0, lo - 0.05) < 0.01
+    if hi < 2.0:
+        assert rms(hi + 0.05, 2.0) < 0.01
+    assert ("its sound covers" in prep.warning) == (sound != (0.0, 2.0))
