@@ -15,7 +15,7 @@ av = pytest.importorskip("av")
 
 from avfmae.predict.__main__ import main as predict_main  # noqa: E402
 
-MODEL = ["--model", "avfmae-micro", "--num-classes", "3", "--no-progress"]
+MODEL = ["--model", "avfmae-micro", "--num-classes", "3", "--detector", "haar", "--no-progress"]
 
 
 def test_unwritable_out_or_plot_stops_before_any_video(tmp_path, capsys):
@@ -116,3 +116,25 @@ def test_audio_is_laid_on_the_picture_timeline(tmp_path, audio_start, audio_seco
     if hi < 2.0:
         assert rms(hi + 0.05, 2.0) < 0.01
     assert ("its sound covers" in prep.warning) == (sound != (0.0, 2.0))
+
+
+def test_plot_names_unique_and_videos_done_once(tmp_path, capsys):
+    """Two videos named clip.mp4 in different folders, the second also given by name: before, it was predicted
+    twice (two "video" rows for it in --out) and both plots went to p-clip.png (the second overwrote the first)."""
+    import json
+
+    from avfmae.predict.__main__ import plot_names
+
+    root = tmp_path / "videos"
+    a = _write(root / "a" / "b" / "clip.mp4", _noise(8, seed=1))
+    c = _write(root / "c" / "clip.mp4", _noise(8, seed=2))
+    (root / "c" / "notes.txt").write_text("not a video")
+    out, plot = tmp_path / "p.jsonl", tmp_path / "plots" / "p.png"
+    assert predict_main([str(root), str(c), "--no-face-crop", "--out", str(out), "--plot", str(plot), *MODEL]) == 0
+    videos = [r["video"] for r in map(json.loads, out.read_text().splitlines()) if r["kind"] == "video"]
+    assert videos == [str(a), str(c)]
+    assert sorted(p.name for p in plot.parent.iterdir()) == ["p-a-b-clip.png", "p-c-clip.png"]
+    # the naming rule by hand: the stem where unique, else the path below the common folder, else with extension
+    names = plot_names([Path("/x/a/b/short.mp4"), Path("/x/c/short.mp4"), Path("/x/c/y.mp4"), Path("/x/c/y.avi"),
+                        Path("/x/d.mp4")])
+    assert list(names.values()) == ["a-b-short", "c-short", "c-y.mp4", "c-y.avi", "d"]

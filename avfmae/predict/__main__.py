@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Emotions from video files: detect and track the main face, crop it as the training data "
                     "were cropped, extract 16 kHz mono audio, slide the model's window over the whole video, "
                     "and write per-window and per-video class probabilities (or regression values).")
-    p.add_argument("videos", nargs="+", type=Path, help="video files (mp4, avi, mkv, webm, ...) or folders of them")
+    p.add_argument("videos", nargs="+", type=Path, help="video files (mp4, avi, mkv, webm, ...) or folders of them (searched "
+                   "recursively; other files are ignored; a video named twice is done once)")
     p.add_argument("--model", required=True, help="zoo model name, or name.tag for registered weights "
                    "(e.g. avfmae-micro.demo-s3); see python -m zoo list")
     p.add_argument("--weights", default=None, help="a weights file (.safetensors / .pth) or tag for --model")
@@ -36,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="output file (appended; videos already in it are "
                    "skipped). Default: standard output")
     p.add_argument("--plot", type=Path, default=None, help="PNG of the probabilities over time with face "
-                   "thumbnails (several videos: NAME-<video>.png)")
+                   "thumbnails (several videos: NAME-<video>.png, <video> the file's stem, or where videos share a stem its "
+                   "path below their common folder with '-' for '/')")
     p.add_argument("--no-face-crop", action="store_true", help="a video without a detectable face uses the "
                    "centre square of each frame instead of failing")
     p.add_argument("--detector", default=None, help="face detector: mtcnn (default where installed) or haar")
@@ -48,20 +51,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def collect_videos(items) -> list[Path]:
-    """Files as given; folders searched recursively for video files. A missing path is an error."""
-    out = []
+    """Files as given; folders searched recursively for video files; a file named twice (or also found in a
+    folder given) once. A missing path is an error."""
+    out, seen = [], set()
     for item in items:
         if item.is_dir():
-            out += [v for v in find_videos(item) if v.suffix.lower() in VIDEO_EXTENSIONS]
+            found = [v for v in find_videos(item) if v.suffix.lower() in VIDEO_EXTENSIONS]
         elif item.is_file():
-            out.append(item)
+            found = [item]
         else:
             raise FileNotFoundError(f"{item}: no such file or folder")
+        for v in found:
+            key = v.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(v)
     return out
 
 
-def _plot_path(plot: Path, video: Path, many: bool) -> Path:
-    return plot.with_name(f"{plot.stem}-{video.stem}{plot.suffix or '.png'}") if many else plot
+def plot_names(videos: list[Path]) -> dict[Path, str]:
+    """The <video> part of each plot's name (NAME-<video>.png): the file's stem where no other video has it,
+    else its path below the videos' common folder ('-' for '/'), with its extension where even that is shared."""
+    def taken(names):
+        return {n for n in names if names.count(n) > 1}
+
+    names = [v.stem for v in videos]
+    if taken(names):
+        absolute = [v.resolve() for v in videos]
+        root = Path(os.path.commonpath([str(a.parent) for a in absolute]))
+        rel = [a.relative_to(root) for a in absolute]
+        longer = ["-".join(r.with_suffix("").parts) for r in rel]
+        names = [longer[i] if names[i] in taken(names) else names[i] for i in range(len(videos))]
+        names = ["-".join(rel[i].parts) if names[i] in taken(names) else names[i] for i in range(len(videos))]
+    return dict(zip(videos, names))
+
+
+def _plot_path(plot: Path, video: Path, names: dict | None) -> Path:
+    return plot.with_name(f"{plot.stem}-{names[video]}{plot.suffix or '.png'}") if names else plot
 
 
 def main(argv=None) -> int:
@@ -75,8 +101,9 @@ def main(argv=None) -> int:
                         args.device)
         fmt = args.format or ("csv" if args.out is not None and args.out.suffix.lower() == ".csv" else "jsonl")
         out = OutputFile(args.out, fmt, lm.labels)
+        names = plot_names(videos) if len(videos) > 1 else None
         if args.plot:
-            writable(_plot_path(args.plot, videos[0], len(videos) > 1) if videos else args.plot, "--plot")
+            writable(_plot_path(args.plot, videos[0], names) if videos else args.plot, "--plot")
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=log)
         return 2
@@ -109,7 +136,7 @@ def main(argv=None) -> int:
                         "model": args.model if not args.weights else f"{args.model} ({args.weights})"}
                 rows = video_rows(str(v), windows, lm.labels, lm.regression, info)
                 if args.plot:
-                    plot_video(_plot_path(args.plot, v, len(videos) > 1), windows, lm.labels, lm.regression,
+                    plot_video(_plot_path(args.plot, v, names), windows, lm.labels, lm.regression,
                                prep.frames, prep.fps, f"{v.name} - {rows[-1]['label'] or args.model}")
             out.write(rows, sys.stdout)
         except PredictError as exc:
