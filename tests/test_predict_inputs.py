@@ -138,3 +138,19 @@ def test_plot_names_unique_and_videos_done_once(tmp_path, capsys):
     names = plot_names([Path("/x/a/b/short.mp4"), Path("/x/c/short.mp4"), Path("/x/c/y.mp4"), Path("/x/c/y.avi"),
                         Path("/x/d.mp4")])
     assert list(names.values()) == ["a-b-short", "c-short", "c-y.mp4", "c-y.avi", "d"]
+
+
+def test_extract_videos_differing_only_in_extension_are_both_embedded(tmp_path):
+    """clip.mp4 and clip.mkv (different content) share the id "clip": before, the second was skipped as already
+    embedded and features.npz held the first one's feature twice, both under "clip"."""
+    from avfmae.extract.__main__ import main as extract_main
+
+    root = tmp_path / "videos"
+    _write(root / "clip.mp4", _noise(8, seed=1))
+    _write(root / "clip.mkv", _noise(8, seed=2))
+    out = tmp_path / "feat"
+    assert extract_main(["--model", "avfmae-micro", "--videos", str(root), "--out", str(out), "--no-face-crop",
+                         "--no-progress"]) == 0
+    z = np.load(out / "features.npz")
+    assert list(z["ids"]) == ["clip.mkv", "clip.mp4"]
+    assert not np.allclose(z["features"][0], z["features"][1])

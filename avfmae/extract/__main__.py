@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help="weights file or tag for --model (default: the tag in --model)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--manifest", help="a split manifest: path/to/split.tsv, or split.tsv@DATA_ROOT")
-    src.add_argument("--videos", type=Path, help="a folder of raw video files (searched recursively)")
+    src.add_argument("--videos", type=Path, help="a folder of raw video files (searched recursively); a clip's id is "
+                     "its path below the folder without extension (with it where two videos differ only there)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--regions", action="store_true", help="also store the last layer's region tokens")
     p.add_argument("--layers", action="store_true", help="also store every layer's region-mean")
@@ -101,6 +102,11 @@ def _run_videos(lm, args, out: Path, extras, progress) -> list:
         raise FileNotFoundError(f"--videos {args.videos}: not a folder")
     videos = find_videos(args.videos, exclude=[out])
     ids = [rel_key(args.videos, v) for v in videos]
+    shared = {i for i in ids if ids.count(i) > 1}   # clip.mp4 and clip.mkv: their ids keep the extension
+    if shared:
+        print(f"note: {len(shared)} names are shared by videos that differ only in their extension (e.g. "
+              f"{sorted(shared)[0]}); their clip ids keep the extension", file=sys.stderr)
+        ids = [v.relative_to(args.videos).as_posix() if i in shared else i for v, i in zip(videos, ids)]
     cfg = centre_config(lm.model)
     from avfmae import progress as P
 
