@@ -15,6 +15,7 @@
    alignment of the loaders holds). fps 0 keeps every source frame;
 4. pass 2 decodes again and writes the crops: a square of side (1 + 2 * margin) x the face box, rotated to level
    the eye line when aligning, resized to `size` (crop.py), JPEG quality `jpeg_quality`.
+   Both passes see each frame upright as a player shows it (`upright`: the display matrix's rotation applied).
 
 `centre_path` gives the fixed centre square of every frame (for videos without a detectable face, on request).
 """
@@ -38,7 +39,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".flv", ".mkv", ".mov", ".webm", ".m4v", ".m
 MARKER_VERSION = 2   # 2: the detector default became MTCNN where installed
 
 __all__ = ["VIDEO_EXTENSIONS", "MARKER_VERSION", "ExtractConfig", "FaceScan", "find_videos", "rel_key", "scan_faces",
-           "write_crops", "output_frame_map", "centre_path"]
+           "write_crops", "output_frame_map", "centre_path", "upright"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,15 @@ def _frames(container, stream):
         yield frame
 
 
+def upright(frame, fmt: str) -> np.ndarray:
+    """The decoded frame as an array in `fmt`, turned as a player shows it: a phone's portrait video is often
+    stored sideways with a rotation in its display matrix (PyAV's `frame.rotation`, counter-clockwise degrees),
+    which players, and ffmpeg by default, apply."""
+    arr = frame.to_ndarray(format=fmt)
+    turns = int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(arr, turns)) if turns else arr
+
+
 def _unreadable(path: Path, exc: Exception) -> str:
     text = str(exc).replace(str(path), "<file>").strip()
     return f"unreadable video ({type(exc).__name__}: {text[:200]})"
@@ -140,9 +150,9 @@ def _pass1(path: Path, detector):
                     return [], [], [], None, None, _unreadable(path, frame)
                 err = f"decoding stopped after {len(dets)} frames ({type(frame).__name__}: {str(frame)[:150]})"
                 break
-            rgb = frame.to_ndarray(format="rgb24") if detector.wants == "rgb" else None
-            gray = frame.to_ndarray(format="gray") if rgb is None else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-            size = (frame.width, frame.height)
+            rgb = upright(frame, "rgb24") if detector.wants == "rgb" else None
+            gray = upright(frame, "gray") if rgb is None else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+            size = (gray.shape[1], gray.shape[0])
             times.append(_frame_time(frame, k, guess))
             thumb = cv2.resize(gray, (32, 24), interpolation=cv2.INTER_AREA).astype(np.float32)
             diffs.append(0.0 if prev is None else float(np.abs(thumb - prev).mean()))
@@ -206,7 +216,7 @@ def write_crops(path: Path, frame_map: np.ndarray, path_boxes, cfg: ExtractConfi
             if isinstance(frame, Exception):  # the same truncation as in pass 1
                 break
             if i in wanted:
-                bgr = frame.to_ndarray(format="bgr24")
+                bgr = upright(frame, "bgr24")
                 for k in wanted[i]:
                     crop = crop_face(bgr, path_boxes.cx[k], path_boxes.cy[k], path_boxes.side[k], cfg.size,
                                      path_boxes.angle[k] if cfg.align else 0.0, cfg.margin)
