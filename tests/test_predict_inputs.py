@@ -195,3 +195,11 @@ def test_phone_video_stored_sideways_is_cropped_upright(tmp_path):
     write_crops(path, scan.frame_map, centre_path(scan), replace(cfg, margin=0.0), folder)
     crop = cv2.cvtColor(cv2.imread(str(folder / "img_00001.jpg")), cv2.COLOR_BGR2RGB).astype(float)
     assert np.abs(crop - shown[8:56]).mean() < 8      # the centre square of the frame as shown
+
+
+@pytest.mark.parametrize("option, value", [("--hop", "0"), ("--hop", "-1"), ("--batch-size", "0")])
+def test_non_positive_hop_or_batch_size_is_refused(option, value, capsys):
+    """Before: --hop 0 or -1 silently became one stride (0.16 s), --batch-size 0 a traceback mid-video."""
+    with pytest.raises(SystemExit) as stop:
+        predict_main(["some.mp4", option, value, *MODEL])
+    assert stop.value.code == 2 and f"argument {option}: '{value}' is not a positive" in capsys.readouterr().err

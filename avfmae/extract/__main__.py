@@ -35,11 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--regions", action="store_true", help="also store the last layer's region tokens")
     p.add_argument("--layers", action="store_true", help="also store every layer's region-mean")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default 8)")
     p.add_argument("--no-face-crop", action="store_true", help="--videos: centre crop when no face is found")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0, help="seed of a random init (no weights)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda or cuda:1 (default cpu)")
+    p.add_argument("--seed", type=int, default=0, help="seed of a random init (no weights; default 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 

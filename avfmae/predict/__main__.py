@@ -15,14 +15,26 @@ from .video import PredictError, prepare_video
 from .windows import predict_windows
 
 
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a positive {kind.__name__}")
+        return value
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m avfmae.predict",
         description="Emotions from video files: detect and track the main face, crop it as the training data "
                     "were cropped, extract 16 kHz mono audio, slide the model's window over the whole video, "
                     "and write per-window and per-video class probabilities (or regression values).")
-    p.add_argument("videos", nargs="+", type=Path, help="video files (mp4, avi, mkv, webm, ...) or folders of them (searched "
-                   "recursively; other files are ignored; a video named twice is done once)")
+    p.add_argument("videos", nargs="+", type=Path, help="video files (mp4, avi, mkv, webm, ...) or folders of them "
+                   "(searched recursively; other files are ignored; a video named twice is done once)")
     p.add_argument("--model", required=True, help="zoo model name, or name.tag for registered weights "
                    "(e.g. avfmae-micro.demo-s3); see python -m zoo list")
     p.add_argument("--weights", default=None, help="a weights file (.safetensors / .pth) or tag for --model")
@@ -31,22 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-classes", type=int, default=None, help="head size for a model without weights")
     p.add_argument("--regression", action="store_true", default=None, help="treat the outputs as regression "
                    "values (default: from the weights' metadata)")
-    p.add_argument("--hop", type=float, default=1.0, help="seconds between window starts (default 1.0; the "
-                   "window is 2.56 s for the standard contract)")
+    p.add_argument("--hop", type=_positive(float), default=1.0, help="seconds between window starts, rounded to "
+                   "whole strides of the contract's frame sampling (0.16 s at 25 fps for stride 4: the default 1.0 "
+                   "gives 0.96 s); the window is 2.56 s for the standard contract")
     p.add_argument("--format", choices=FORMATS, default=None, help="jsonl or csv (default: from --out's "
                    "extension, else jsonl)")
     p.add_argument("--out", type=Path, default=None, help="output file (appended; videos already in it are "
                    "skipped). Default: standard output")
     p.add_argument("--plot", type=Path, default=None, help="PNG of the probabilities over time with face "
-                   "thumbnails (several videos: NAME-<video>.png, <video> the file's stem, or where videos share a stem its "
-                   "path below their common folder with '-' for '/')")
+                   "thumbnails (several videos: NAME-<video>.png, <video> the file's stem, or where videos share a "
+                   "stem its path below their common folder with '-' for '/')")
     p.add_argument("--no-face-crop", action="store_true", help="a video without a detectable face uses the "
                    "centre square of each frame instead of failing")
     p.add_argument("--detector", default=None, help="face detector: mtcnn (default where installed) or haar")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0, help="seed of a random init (no weights)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--batch-size", type=_positive(int), default=8, help="windows per forward pass (default 8)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda or cuda:1 (default cpu)")
+    p.add_argument("--seed", type=int, default=0, help="seed of a random init (no weights; default 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows for several videos)")
     return p
 
 
