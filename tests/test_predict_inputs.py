@@ -203,3 +203,27 @@ def test_non_positive_hop_or_batch_size_is_refused(option, value, capsys):
     with pytest.raises(SystemExit) as stop:
         predict_main(["some.mp4", option, value, *MODEL])
     assert stop.value.code == 2 and f"argument {option}: '{value}' is not a positive" in capsys.readouterr().err
+
+
+def test_weights_file_wins_over_the_tag_in_the_model_name(tmp_path, monkeypatch):
+    """`--model avfmae-micro.t3 --weights other.safetensors`: before, the tag's weights were used and --weights
+    ignored, while the rows' "model" field named other.safetensors."""
+    import torch
+
+    import zoo
+    from avfmae.predict.model import load_model
+    from avfmae.train.export import export_weights
+
+    monkeypatch.setenv("AVF_ZOO_DIR", str(tmp_path / "zoo"))
+    heads = {}
+    for seed, tag in ((3, "t3"), (4, "t4")):
+        torch.manual_seed(seed)
+        model = zoo.create_model("avfmae-micro", num_classes=3)
+        heads[tag] = model.head.weight.detach().clone()
+        export_weights(model, "avfmae-micro", tag, "finetune", "stage3", {"task": "classification"}, num_classes=3)
+    other = tmp_path / "zoo" / "avfmae-micro" / "t4.safetensors"
+    assert other.is_file()
+    lm = load_model("avfmae-micro.t3", str(other))
+    assert lm.weights == str(other)
+    assert torch.equal(lm.model.head.weight, heads["t4"]) and not torch.equal(heads["t3"], heads["t4"])
+    assert torch.equal(load_model("avfmae-micro.t3").model.head.weight, heads["t3"])

@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(searched recursively; other files are ignored; a video named twice is done once)")
     p.add_argument("--model", required=True, help="zoo model name, or name.tag for registered weights "
                    "(e.g. avfmae-micro.demo-s3); see python -m zoo list")
-    p.add_argument("--weights", default=None, help="a weights file (.safetensors / .pth) or tag for --model")
+    p.add_argument("--weights", default=None, help="a weights file (.safetensors / .pth) or tag for --model "
+                   "(default: the tag in --model; given, it is used instead of that tag)")
     p.add_argument("--labels", default=None, help="class names, comma-separated or a file with one per line "
                    "(default: the weights' metadata, else class_0, class_1, ...)")
     p.add_argument("--num-classes", type=int, default=None, help="head size for a model without weights")

@@ -91,8 +91,9 @@ def _names(labels: Sequence[str] | None, n: int, regression: bool, source: str) 
 def load_model(name: str, weights: str | None = None, labels: Sequence[str] | None = None,
                num_classes: int | None = None, regression: bool | None = None, seed: int = 0,
                device: str = "cpu", allow_no_head: bool = False) -> LoadedModel:
-    """Build zoo model `name` (or `name.tag`) with `weights` (a tag or a file; None: the tag in the name, else a
-    seeded random init), in eval mode on `device`. `allow_no_head`: accept a backbone (embeddings only)."""
+    """Build zoo model `name` (or `name.tag`) with `weights` (a tag or a file, used even when the name has a tag;
+    None: the tag in the name, else a seeded random init), in eval mode on `device`. `allow_no_head`: accept a
+    backbone (embeddings only)."""
     from avfmae import zoo
 
     from avfmae.train.inputs import preprocess_config, silent_fbank_value
@@ -100,8 +101,8 @@ def load_model(name: str, weights: str | None = None, labels: Sequence[str] | No
     model_name, tag = zoo.split_name(name)
     spec = zoo.get_spec(model_name)
     path = None
-    if tag or weights:
-        path, _ = zoo.resolve_weights(model_name, tag or weights)
+    if tag or weights:  # --weights wins over the tag in the name (the row's "model" field names --weights)
+        path, _ = zoo.resolve_weights(model_name, weights or tag)
     meta = weights_metadata(path)
     config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
     if regression is None:
