@@ -227,3 +227,17 @@ def test_weights_file_wins_over_the_tag_in_the_model_name(tmp_path, monkeypatch)
     assert lm.weights == str(other)
     assert torch.equal(lm.model.head.weight, heads["t4"]) and not torch.equal(heads["t3"], heads["t4"])
     assert torch.equal(load_model("avfmae-micro.t3").model.head.weight, heads["t3"])
+
+
+def test_labels_file_that_does_not_exist_is_named(tmp_path):
+    """A mistyped --labels file was taken as one label name 'labls.txt' (the error then spoke of the label count;
+    for a one-output model the name was silently used)."""
+    from avfmae.predict.model import parse_labels
+
+    (tmp_path / "labels.txt").write_text("calm\nhappy\n\nsad\n")
+    assert parse_labels(str(tmp_path / "labels.txt")) == ("calm", "happy", "sad")
+    assert parse_labels("calm, happy,sad") == ("calm", "happy", "sad")
+    assert parse_labels("valence") == ("valence",)
+    for typo in (str(tmp_path / "labls.txt"), "labls.txt"):
+        with pytest.raises(FileNotFoundError, match=f"--labels {typo}: no such file"):
+            parse_labels(typo)

@@ -48,13 +48,20 @@ class LoadedModel:
         return self.pcfg.clip_len * self.pcfg.stride / 25.0
 
 
+_LIST_SUFFIXES = {".txt", ".csv", ".tsv", ".lst", ".list", ".labels", ".json", ".yaml", ".yml"}
+
+
 def parse_labels(text: str | None) -> tuple | None:
-    """'a,b,c' or a file with one label per line -> ('a', 'b', 'c'); None stays None."""
+    """'a,b,c' or a file with one label per line -> ('a', 'b', 'c'); None stays None. A single name that looks
+    like a file (a '/' or a list suffix such as .txt) but is none is an error, not a one-class name."""
     if not text:
         return None
     p = Path(text).expanduser()
     if p.is_file():
         names = [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    elif "," not in text and ("/" in text or os.sep in text or p.suffix.lower() in _LIST_SUFFIXES):
+        raise FileNotFoundError(f"--labels {text}: no such file (give a file with one name per line, or the names "
+                                "separated by commas)")
     else:
         names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:
