@@ -241,3 +241,24 @@ def test_labels_file_that_does_not_exist_is_named(tmp_path):
     for typo in (str(tmp_path / "labls.txt"), "labls.txt"):
         with pytest.raises(FileNotFoundError, match=f"--labels {typo}: no such file"):
             parse_labels(typo)
+
+
+def test_resume_refuses_a_file_of_another_model(tmp_path, capsys):
+    """--out preds.jsonl holding clip.mp4's rows from avfmae-micro.t3 (labels a, b, c), then another model into the
+    same file: before, clip.mp4 was skipped as done ("0 predicted, 1 already in") and the file kept the other
+    model's numbers as if they were this one's."""
+    import json
+
+    clip = _write(tmp_path / "clip.mp4", _noise(8))
+    out = tmp_path / "preds.jsonl"
+    base = {"video": str(clip), "kind": "video", "windows": 1, "start": 0.0, "end": 0.32, "label": "a"}
+    cases = [({"model": "avfmae-micro.t3", "probs": {"class_0": 0.2, "class_1": 0.3, "class_2": 0.5}},
+              f"{clip} was predicted by avfmae-micro.t3, not avfmae-micro"),
+             ({"model": "avfmae-micro", "probs": {"a": 0.2, "b": 0.3, "c": 0.5}},
+              "its outputs ['a', 'b', 'c'] are not this model's ['class_0', 'class_1', 'class_2']")]
+    for extra, why in cases:
+        out.write_text(json.dumps({**base, **extra}) + "\n")
+        before = out.read_text()
+        assert predict_main([str(clip), "--no-face-crop", "--out", str(out), *MODEL]) == 2
+        assert f"{out}: {why}; resuming would skip its videos" in capsys.readouterr().err
+        assert out.read_text() == before

@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default=None, help="jsonl or csv (default: from --out's "
                    "extension, else jsonl)")
     p.add_argument("--out", type=Path, default=None, help="output file (appended; videos already in it are "
-                   "skipped). Default: standard output")
+                   "skipped, so a killed run resumes; a file of another model is refused). Default: standard output")
     p.add_argument("--plot", type=Path, default=None, help="PNG of the probabilities over time with face "
                    "thumbnails (several videos: NAME-<video>.png, <video> the file's stem, or where videos share a "
                    "stem its path below their common folder with '-' for '/')")
@@ -114,7 +114,8 @@ def main(argv=None) -> int:
         lm = load_model(args.model, args.weights, labels, args.num_classes, args.regression, args.seed,
                         args.device)
         fmt = args.format or ("csv" if args.out is not None and args.out.suffix.lower() == ".csv" else "jsonl")
-        out = OutputFile(args.out, fmt, lm.labels)
+        model = args.model if not args.weights else f"{args.model} ({args.weights})"
+        out = OutputFile(args.out, fmt, lm.labels, model)
         names = plot_names(videos) if len(videos) > 1 else None
         if args.plot:
             writable(_plot_path(args.plot, videos[0], names) if videos else args.plot, "--plot")
@@ -147,7 +148,7 @@ def main(argv=None) -> int:
                 windows = predict_windows(lm, prep, args.hop, args.batch_size)
                 info = {"duration": round(prep.duration, 3), "audio": prep.audio, "face": prep.face,
                         "detected_fraction": round(prep.detected_fraction, 4), "detector": prep.detector,
-                        "model": args.model if not args.weights else f"{args.model} ({args.weights})"}
+                        "model": model}
                 rows = video_rows(str(v), windows, lm.labels, lm.regression, info)
                 if args.plot:
                     plot_video(_plot_path(args.plot, v, names), windows, lm.labels, lm.regression,

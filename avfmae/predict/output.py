@@ -6,7 +6,8 @@ Rows (one per window, then one per video, written together once the video is don
     kind "video":  the same values averaged over the windows, with windows, duration, audio ("ok", "no-audio",
                    "failed"), face ("tracked", "centre"), detected_fraction, detector, model
 Resume: a video that already has its "video" row in the output file is skipped; rows of a video whose run was
-killed before its "video" row are dropped (the file is rewritten atomically) and the video is done again.
+killed before its "video" row are dropped (the file is rewritten atomically) and the video is done again. A file
+written by another model (JSON lines: a video row's "model"; both formats: the output names) is refused.
 """
 from __future__ import annotations
 
@@ -67,11 +68,11 @@ def writable(path: Path, option: str) -> None:
 class OutputFile:
     """Append-only JSON lines or CSV output; `done` holds the videos already finished in it."""
 
-    def __init__(self, path: str | os.PathLike | None, fmt: str, names: Sequence[str]):
+    def __init__(self, path: str | os.PathLike | None, fmt: str, names: Sequence[str], model: str | None = None):
         if fmt not in FORMATS:
             raise ValueError(f"--format must be one of {FORMATS}, not {fmt!r}")
         self.path = Path(path) if path else None
-        self.fmt, self.names = fmt, tuple(names)
+        self.fmt, self.names, self.model = fmt, tuple(names), model
         self.columns = _BASE + self.names
         self.done: set[str] = set()
         if self.path is not None:
@@ -98,10 +99,26 @@ class OutputFile:
                 raise ValueError(f"{self.path}: its columns {reader.fieldnames} are not this model's "
                                  f"{list(self.columns)}; write to a new --out file")
             rows = list(reader)
+        self._same_model(rows)
         self.done = {r["video"] for r in rows if r.get("kind") == "video"}
         keep = [r for r in rows if r.get("video") in self.done]
         if len(keep) != len(rows) or not text.endswith("\n"):
             atomic_write(self.path, lambda f: f.write(self._encode(keep, header=self.fmt == "csv")), binary=False)
+
+    def _same_model(self, rows: Sequence[dict]) -> None:
+        """Resuming skips the videos in the file: only right when the same model (and outputs) wrote them.
+        JSON lines record both in each video row (CSV: the columns, checked above)."""
+        for r in rows:
+            if r.get("kind") != "video":
+                continue
+            outputs = r.get("probs") or r.get("values")
+            if self.model is not None and "model" in r and r["model"] != self.model:
+                why = f"{r['video']} was predicted by {r['model']}, not {self.model}"
+            elif isinstance(outputs, dict) and tuple(outputs) != self.names:
+                why = f"its outputs {list(outputs)} are not this model's {list(self.names)}"
+            else:
+                continue
+            raise ValueError(f"{self.path}: {why}; resuming would skip its videos: write to a new --out file")
 
     def _encode(self, rows: Sequence[dict], header: bool = False) -> str:
         if self.fmt == "jsonl":
