@@ -262,3 +262,17 @@ def test_resume_refuses_a_file_of_another_model(tmp_path, capsys):
         assert predict_main([str(clip), "--no-face-crop", "--out", str(out), *MODEL]) == 2
         assert f"{out}: {why}; resuming would skip its videos" in capsys.readouterr().err
         assert out.read_text() == before
+
+
+def test_resume_finds_a_video_named_another_way(tmp_path, monkeypatch, capsys):
+    """The first run was given the folder's absolute path, the resumed one a relative path (or the reverse):
+    before, every video was predicted again and got a second set of rows in --out."""
+    _write(tmp_path / "videos" / "clip.mp4", _noise(8))
+    out = tmp_path / "preds.jsonl"
+    assert predict_main([str(tmp_path / "videos"), "--no-face-crop", "--out", str(out), *MODEL]) == 0
+    before = out.read_text()
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert predict_main(["videos", "--no-face-crop", "--out", "preds.jsonl", *MODEL]) == 0
+    assert "0 predicted, 1 already in" in capsys.readouterr().err
+    assert out.read_text() == before

@@ -128,7 +128,8 @@ def main(argv=None) -> int:
         return 2
     if lm.weights is None:
         print(f"note: {args.model} has no weights (seeded random init): the outputs are meaningless", file=log)
-    todo = [v for v in videos if str(v) not in out.done]
+    done = {Path(d).resolve() for d in out.done}   # videos/x.mp4 and /abs/videos/x.mp4 are the same video
+    todo = [v for v in videos if v.resolve() not in done]
     skipped = len(videos) - len(todo)
     failed = []
     from avfmae import progress as P
