@@ -276,3 +276,27 @@ def test_resume_finds_a_video_named_another_way(tmp_path, monkeypatch, capsys):
     assert predict_main(["videos", "--no-face-crop", "--out", "preds.jsonl", *MODEL]) == 0
     assert "0 predicted, 1 already in" in capsys.readouterr().err
     assert out.read_text() == before
+
+
+def test_resume_drops_a_half_written_csv_line(tmp_path, capsys):
+    """A CSV whose last line was cut mid-write (no newline: after its 'video' kind, in the middle of a number):
+    before, that partial row counted as the video's result and the video was skipped with it."""
+    import csv
+
+    clip = _write(tmp_path / "clip.mp4", _noise(8))
+    out = tmp_path / "preds.csv"
+    assert predict_main([str(clip), "--no-face-crop", "--out", str(out), *MODEL]) == 0
+    full = out.read_text()
+    assert full.endswith("\n")
+    out.write_text(full[:full.rindex(",video,") + len(",video,,0.0,0.3")])   # killed while writing the row
+    capsys.readouterr()
+    assert predict_main([str(clip), "--no-face-crop", "--out", str(out), *MODEL]) == 0
+    assert "1 predicted, 0 already in" in capsys.readouterr().err
+    assert out.read_text() == full        # the same seeded model and input: the same rows
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["kind"] for r in rows][-1] == "video"
+    for partial in ("video,kind,win",):   # killed while writing the header
+        out.write_text(partial)
+        assert predict_main([str(clip), "--no-face-crop", "--out", str(out), *MODEL]) == 0
+        assert out.read_text() == full

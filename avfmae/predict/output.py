@@ -82,19 +82,20 @@ class OutputFile:
 
     def _resume(self) -> None:
         text = self.path.read_text(encoding="utf-8")
-        if self.fmt == "jsonl":
-            rows = []
-            for i, line in enumerate(text.splitlines(), 1):
+        whole = text if text.endswith("\n") else text[:text.rfind("\n") + 1]  # a half-written last line is dropped
+        rows = []
+        if not whole.strip():   # killed while writing the first video (or the CSV header)
+            pass
+        elif self.fmt == "jsonl":
+            for i, line in enumerate(whole.splitlines(), 1):
                 if not line.strip():
                     continue
                 try:
                     rows.append(json.loads(line))
                 except ValueError:
-                    if i == len(text.splitlines()):  # a half-written last line: dropped below
-                        continue
                     raise ValueError(f"{self.path} line {i}: not JSON; write to a new --out file") from None
         else:
-            reader = csv.DictReader(io.StringIO(text))
+            reader = csv.DictReader(io.StringIO(whole))
             if tuple(reader.fieldnames or ()) != self.columns:
                 raise ValueError(f"{self.path}: its columns {reader.fieldnames} are not this model's "
                                  f"{list(self.columns)}; write to a new --out file")
