@@ -300,3 +300,19 @@ def test_resume_drops_a_half_written_csv_line(tmp_path, capsys):
         out.write_text(partial)
         assert predict_main([str(clip), "--no-face-crop", "--out", str(out), *MODEL]) == 0
         assert out.read_text() == full
+
+
+def test_linked_folders_are_searched(tmp_path):
+    """videos/ holding a link to another folder of videos (a corpus linked in): before, os.walk did not follow it
+    and its videos were silently left out. A link back up the tree does not loop."""
+    from avfmae.faces.pipeline import find_videos
+
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "b.mp4").write_bytes(b"")
+    (tmp_path / "videos" / "own").mkdir(parents=True)
+    (tmp_path / "videos" / "own" / "a.mp4").write_bytes(b"")
+    (tmp_path / "videos" / "own" / "notes.txt").write_text("x")
+    (tmp_path / "videos" / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "videos" / "own" / "up").symlink_to(tmp_path / "videos", target_is_directory=True)
+    found = find_videos(tmp_path / "videos")
+    assert [f.relative_to(tmp_path / "videos").as_posix() for f in found] == ["linked/b.mp4", "own/a.mp4"]

@@ -71,14 +71,21 @@ class ExtractConfig:
 
 
 def find_videos(raw: str | os.PathLike, exclude: Sequence[os.PathLike] = ()) -> list[Path]:
-    """Video files under `raw` (sorted; hidden folders and `exclude` folders skipped)."""
+    """Video files under `raw` (sorted; hidden folders and `exclude` folders skipped; linked folders followed,
+    each real folder once, so a link loop ends)."""
     raw = Path(raw)
     excluded = [Path(e).resolve() for e in exclude]
+    seen = {raw.resolve()}
     found = []
-    for dirpath, dirnames, filenames in os.walk(raw):
+    for dirpath, dirnames, filenames in os.walk(raw, followlinks=True):
         here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
-                             and (here / d).resolve() not in excluded)
+        keep = []
+        for d in sorted(dirnames):
+            real = (here / d).resolve()
+            if not d.startswith(".") and real not in excluded and real not in seen:
+                seen.add(real)
+                keep.append(d)
+        dirnames[:] = keep
         for f in sorted(filenames):
             if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_EXTENSIONS:
                 found.append(here / f)
