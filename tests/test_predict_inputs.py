@@ -316,3 +316,13 @@ def test_linked_folders_are_searched(tmp_path):
     (tmp_path / "videos" / "own" / "up").symlink_to(tmp_path / "videos", target_is_directory=True)
     found = find_videos(tmp_path / "videos")
     assert [f.relative_to(tmp_path / "videos").as_posix() for f in found] == ["linked/b.mp4", "own/a.mp4"]
+
+
+def test_out_that_is_not_a_text_file_is_named(tmp_path, capsys):
+    """--out naming a binary file (here a video; or a CSV re-saved in another encoding): before, the error was
+    Python's bare "'utf-8' codec can't decode byte ..." without the file."""
+    clip = _write(tmp_path / "clip.mp4", _noise(8))
+    before = clip.read_bytes()
+    assert predict_main([str(clip), "--out", str(clip), "--format", "csv", *MODEL]) == 2
+    assert f"error: {clip}: not a UTF-8 csv file of predictions" in capsys.readouterr().err
+    assert clip.read_bytes() == before

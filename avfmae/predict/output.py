@@ -81,7 +81,11 @@ class OutputFile:
                 self._resume()
 
     def _resume(self) -> None:
-        text = self.path.read_text(encoding="utf-8")
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{self.path}: not a UTF-8 {self.fmt} file of predictions ({exc.reason} at byte "
+                             f"{exc.start}); write to a new --out file") from None
         whole = text if text.endswith("\n") else text[:text.rfind("\n") + 1]  # a half-written last line is dropped
         rows = []
         if not whole.strip():   # killed while writing the first video (or the CSV header)
