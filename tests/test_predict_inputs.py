@@ -236,6 +236,9 @@ def test_labels_file_that_does_not_exist_is_named(tmp_path):
 
     (tmp_path / "labels.txt").write_text("calm\nhappy\n\nsad\n")
     assert parse_labels(str(tmp_path / "labels.txt")) == ("calm", "happy", "sad")
+    # saved by Windows Notepad: a byte-order mark and CRLF line ends (the mark was glued to the first name)
+    (tmp_path / "notepad.txt").write_bytes(b"\xef\xbb\xbfcalm\r\nhappy\r\nsad\r\n")
+    assert parse_labels(str(tmp_path / "notepad.txt")) == ("calm", "happy", "sad")
     assert parse_labels("calm, happy,sad") == ("calm", "happy", "sad")
     assert parse_labels("valence") == ("valence",)
     for typo in (str(tmp_path / "labls.txt"), "labls.txt"):

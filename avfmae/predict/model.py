@@ -58,7 +58,7 @@ def parse_labels(text: str | None) -> tuple | None:
         return None
     p = Path(text).expanduser()
     if p.is_file():
-        names = [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+        names = [line.strip() for line in p.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
     elif "," not in text and ("/" in text or os.sep in text or p.suffix.lower() in _LIST_SUFFIXES):
         raise FileNotFoundError(f"--labels {text}: no such file (give a file with one name per line, or the names "
                                 "separated by commas)")
