@@ -329,3 +329,37 @@ def test_out_that_is_not_a_text_file_is_named(tmp_path, capsys):
     assert predict_main([str(clip), "--out", str(clip), "--format", "csv", *MODEL]) == 2
     assert f"error: {clip}: not a UTF-8 csv file of predictions" in capsys.readouterr().err
     assert clip.read_bytes() == before
+
+
+def test_stream_changing_resolution_keeps_one_coordinate_system(tmp_path):
+    """The same picture at 64x48 for 8 frames, then at 32x24 (an adaptive-streaming download): before, boxes of
+    the first part were applied to the smaller frames (the scan's size was the last frame's, the centre square
+    of a 32x24 frame was cut from the 64x48 ones). Now every frame is scaled to the first one's size, as ffmpeg's
+    automatic scaling does, and the centre crops of both parts show the same thing."""
+    import shutil
+    import subprocess
+    from dataclasses import replace
+
+    import cv2
+
+    from avfmae.faces.pipeline import ExtractConfig, centre_path, scan_faces, write_crops
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("joining two resolutions in one stream needs the ffmpeg command line")
+    y, x = np.mgrid[0:48, 0:64]
+    big = np.repeat((3 * x + 60 * (y < 16))[..., None], 3, axis=2).clip(0, 255).astype(np.uint8)
+    small = cv2.resize(big, (32, 24), interpolation=cv2.INTER_AREA)
+    parts = [_write(tmp_path / "a.mp4", np.stack([big] * 8)), _write(tmp_path / "b.mp4", np.stack([small] * 8))]
+    (tmp_path / "list.txt").write_text("".join(f"file '{p}'\n" for p in parts))
+    path = tmp_path / "joined.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(tmp_path / "list.txt"), "-c",
+                    "copy", str(path)], check=True)
+    cfg = ExtractConfig(detector="haar", size=48, align=False, fps=0)   # fps 0: every source frame
+    scan = scan_faces(path, cfg)
+    assert scan.frames_in == 16 and scan.size == (64, 48)
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    write_crops(path, scan.frame_map, centre_path(scan), replace(cfg, margin=0.0), folder)
+    first, last = (cv2.imread(str(folder / f"img_{k:05d}.jpg")).astype(float) for k in (1, 16))
+    assert np.abs(first - big[:, 8:56, ::-1]).mean() < 8       # the centre square of the 64x48 picture
+    assert np.abs(last - first).mean() < 12                     # the same square, from the 32x24 frames

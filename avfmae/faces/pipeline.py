@@ -15,7 +15,8 @@
    alignment of the loaders holds). fps 0 keeps every source frame;
 4. pass 2 decodes again and writes the crops: a square of side (1 + 2 * margin) x the face box, rotated to level
    the eye line when aligning, resized to `size` (crop.py), JPEG quality `jpeg_quality`.
-   Both passes see each frame upright as a player shows it (`upright`: the display matrix's rotation applied).
+   Both passes see each frame upright as a player shows it (`upright`: the display matrix's rotation applied),
+   at the first frame's size (a stream that changes resolution is scaled to it).
 
 `centre_path` gives the fixed centre square of every frame (for videos without a detectable face, on request).
 """
@@ -39,7 +40,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".flv", ".mkv", ".mov", ".webm", ".m4v", ".m
 MARKER_VERSION = 2   # 2: the detector default became MTCNN where installed
 
 __all__ = ["VIDEO_EXTENSIONS", "MARKER_VERSION", "ExtractConfig", "FaceScan", "find_videos", "rel_key", "scan_faces",
-           "write_crops", "output_frame_map", "centre_path", "upright"]
+           "write_crops", "output_frame_map", "centre_path", "upright", "shown_size"]
 
 
 @dataclass(frozen=True)
@@ -116,13 +117,30 @@ def _frames(container, stream):
         yield frame
 
 
-def upright(frame, fmt: str) -> np.ndarray:
+def _turns(frame) -> int:
+    return int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
+
+
+def shown_size(frame) -> tuple:
+    """(width, height) of the frame as a player shows it (see `upright`)."""
+    return (frame.height, frame.width) if _turns(frame) % 2 else (frame.width, frame.height)
+
+
+def upright(frame, fmt: str, size: tuple | None = None) -> np.ndarray:
     """The decoded frame as an array in `fmt`, turned as a player shows it: a phone's portrait video is often
     stored sideways with a rotation in its display matrix (PyAV's `frame.rotation`, counter-clockwise degrees),
-    which players, and ffmpeg by default, apply."""
+    which players, and ffmpeg by default, apply. `size` (width, height): a frame of another size is scaled to it;
+    the passes give the first frame's, so a stream that changes resolution mid-way (adaptive streaming, some
+    call recordings) keeps one coordinate system, as ffmpeg's automatic scaling does."""
+    import cv2
+
     arr = frame.to_ndarray(format=fmt)
-    turns = int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
-    return np.ascontiguousarray(np.rot90(arr, turns)) if turns else arr
+    turns = _turns(frame)
+    if turns:
+        arr = np.ascontiguousarray(np.rot90(arr, turns))
+    if size is not None and (arr.shape[1], arr.shape[0]) != tuple(size):
+        arr = cv2.resize(arr, tuple(size), interpolation=cv2.INTER_AREA)
+    return arr
 
 
 def _unreadable(path: Path, exc: Exception) -> str:
@@ -157,9 +175,9 @@ def _pass1(path: Path, detector):
                     return [], [], [], None, None, _unreadable(path, frame)
                 err = f"decoding stopped after {len(dets)} frames ({type(frame).__name__}: {str(frame)[:150]})"
                 break
-            rgb = upright(frame, "rgb24") if detector.wants == "rgb" else None
-            gray = upright(frame, "gray") if rgb is None else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-            size = (gray.shape[1], gray.shape[0])
+            size = size or shown_size(frame)   # the first frame's: later frames are scaled to it
+            rgb = upright(frame, "rgb24", size) if detector.wants == "rgb" else None
+            gray = upright(frame, "gray", size) if rgb is None else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
             times.append(_frame_time(frame, k, guess))
             thumb = cv2.resize(gray, (32, 24), interpolation=cv2.INTER_AREA).astype(np.float32)
             diffs.append(0.0 if prev is None else float(np.abs(thumb - prev).mean()))
@@ -216,14 +234,16 @@ def write_crops(path: Path, frame_map: np.ndarray, path_boxes, cfg: ExtractConfi
     last = max(wanted) if wanted else -1
     written = 0
     params = [cv2.IMWRITE_JPEG_QUALITY, int(cfg.jpeg_quality)]
+    size = None
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for i, frame in enumerate(_frames(container, stream)):
             if isinstance(frame, Exception):  # the same truncation as in pass 1
                 break
+            size = size or shown_size(frame)   # as in pass 1
             if i in wanted:
-                bgr = upright(frame, "bgr24")
+                bgr = upright(frame, "bgr24", size)
                 for k in wanted[i]:
                     crop = crop_face(bgr, path_boxes.cx[k], path_boxes.cy[k], path_boxes.side[k], cfg.size,
                                      path_boxes.angle[k] if cfg.align else 0.0, cfg.margin)
