@@ -363,3 +363,21 @@ def test_stream_changing_resolution_keeps_one_coordinate_system(tmp_path):
     first, last = (cv2.imread(str(folder / f"img_{k:05d}.jpg")).astype(float) for k in (1, 16))
     assert np.abs(first - big[:, 8:56, ::-1]).mean() < 8       # the centre square of the 64x48 picture
     assert np.abs(last - first).mean() < 12                     # the same square, from the 32x24 frames
+
+
+def test_joined_files_whose_clock_restarts_keep_all_their_frames(tmp_path):
+    """Two 8-frame MPEG-TS files joined byte for byte (`cat a.ts b.ts`), each with its clock starting again: ffmpeg
+    plays 16 frames (0.64 s at 25 fps). Before, the second file's frames had times before the first's end and were
+    all mapped onto the first file's last instant: the prediction covered 0.32 s and lost the rest."""
+    from avfmae.faces.pipeline import ExtractConfig, continuous_times, scan_faces
+
+    a, b = _write(tmp_path / "a.ts", _noise(8, seed=1)), _write(tmp_path / "b.ts", _noise(8, seed=2))
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(a.read_bytes() + b.read_bytes())
+    scan = scan_faces(joined, ExtractConfig(detector="haar"))
+    assert scan.frames_in == 16
+    np.testing.assert_array_equal(scan.frame_map, np.arange(16))   # 25 fps in and out: each frame once, in order
+    # by hand: a reset after 0.12 s continues one frame period (0.04 s) later; a small step back is left alone
+    assert continuous_times([5.0, 5.04, 5.08, 5.12, 4.0, 4.04], 25.0) == pytest.approx([5.0, 5.04, 5.08, 5.12,
+                                                                                         5.16, 5.2])
+    assert continuous_times([0.0, 0.08, 0.04, 0.12], 25.0) == [0.0, 0.08, 0.04, 0.12]

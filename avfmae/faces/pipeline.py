@@ -40,7 +40,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".flv", ".mkv", ".mov", ".webm", ".m4v", ".m
 MARKER_VERSION = 2   # 2: the detector default became MTCNN where installed
 
 __all__ = ["VIDEO_EXTENSIONS", "MARKER_VERSION", "ExtractConfig", "FaceScan", "find_videos", "rel_key", "scan_faces",
-           "write_crops", "output_frame_map", "centre_path", "upright", "shown_size"]
+           "write_crops", "output_frame_map", "centre_path", "upright", "shown_size", "continuous_times"]
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,20 @@ def _pass1(path: Path, detector):
     return dets, times, cuts, fps, size, err
 
 
+def continuous_times(times: Sequence[float], fps: float, jump: float | None = None) -> list:
+    """Timestamps with the resets of joined files taken out: where time jumps back by more than `jump` seconds
+    (default 3 frame periods; files joined end to end, e.g. `cat a.ts b.ts`, each starting its clock again), the
+    frames after it continue one frame period after the frame before it, as ffmpeg plays them. Smaller steps back
+    (jittery timestamps) are left to the caller."""
+    jump = 3.0 / fps if jump is None else jump
+    out, shift = [], 0.0
+    for k, t in enumerate(times):
+        if k and t + shift < out[-1] - jump:
+            shift = out[-1] + 1.0 / fps - t
+        out.append(t + shift)
+    return out
+
+
 def source_fps(times: Sequence[float], fps: float | None) -> float:
     if fps and fps > 0:
         return fps
@@ -312,6 +326,7 @@ def scan_faces(src: str | os.PathLike, cfg: ExtractConfig) -> FaceScan:
     if not dets:
         return scan
     scan.fps_in = source_fps(times, fps)
+    scan.times = times = continuous_times(times, scan.fps_in)
     scan.tracks = build_tracks(dets, max_gap=max(1, int(round(cfg.max_gap_s * scan.fps_in))), cuts=cuts)
     scan.chain = main_chain(scan.tracks, cuts=cuts)
     scan.path = smooth_path(scan.chain, len(dets), scan.fps_in, cuts) if scan.chain else None
