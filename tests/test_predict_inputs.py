@@ -381,3 +381,27 @@ def test_joined_files_whose_clock_restarts_keep_all_their_frames(tmp_path):
     assert continuous_times([5.0, 5.04, 5.08, 5.12, 4.0, 4.04], 25.0) == pytest.approx([5.0, 5.04, 5.08, 5.12,
                                                                                          5.16, 5.2])
     assert continuous_times([0.0, 0.08, 0.04, 0.12], 25.0) == [0.0, 0.08, 0.04, 0.12]
+
+
+def test_extract_resume_adds_asked_arrays_and_refuses_another_model(tmp_path, capsys):
+    """extract into OUT, then again with --regions: before, every clip was skipped as done and features.npz had
+    no region arrays although --regions was given. Then another model (seed) into the same OUT: before, the
+    first model's clip files were kept as this model's features."""
+    from avfmae.data.manifest import write_manifest
+    from avfmae.data.synthetic import make_clips
+    from avfmae.extract.__main__ import main as extract_main
+
+    root = tmp_path / "data"
+    recs = make_clips(root, 2, kind="mp4", num_frames=20, size=64)
+    write_manifest(root / "splits" / "f1" / "test.tsv", recs)
+    out = tmp_path / "feat"
+    args = ["--model", "avfmae-micro", "--manifest", str(root / "splits" / "f1" / "test.tsv"), "--out", str(out),
+            "--no-progress"]
+    assert extract_main(args) == 0
+    assert "region_video" not in np.load(out / "features.npz").files
+    assert extract_main(args + ["--regions"]) == 0
+    z = np.load(out / "features.npz")
+    assert z["region_video"].shape[0] == 2 and list(z["ids"]) == [r.clip for r in recs]
+    capsys.readouterr()
+    assert extract_main(args + ["--seed", "1"]) == 2
+    assert f"{out} holds the features of" in capsys.readouterr().err

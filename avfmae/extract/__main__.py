@@ -5,6 +5,7 @@ region tokens / every layer's region-mean. Manifest clips are read as prepared (
 raw videos (--videos) first go through the face pipeline of dataset extraction (avfmae.faces), then their centre
 view is embedded. Output:
     OUT/clips/<clip id>.npz      one file per clip (written atomically): resuming skips clips already there
+                                 (with the arrays asked for; OUT/extract.json: the model, another one is refused)
     OUT/features.npz             ids, features (N, D), targets (manifest clips with labels), extras
     OUT/features.json            model, weights, source, count, dimension
 """
@@ -50,6 +51,36 @@ def clip_file(out: Path, clip: str) -> Path:
     return out / "clips" / f"{clip}.npz"
 
 
+EXTRA_KEYS = {"regions": ("region_video", "region_audio"), "layers": ("layers_video", "layers_audio")}
+
+
+def clip_done(path: Path, extras) -> bool:
+    """A clip file there that holds every array asked for (a run with --regions redoes clips of a run without)."""
+    if not path.is_file():
+        return False
+    need = {"feature", *(k for e in extras for k in EXTRA_KEYS[e])}
+    try:
+        with np.load(path) as z:
+            return need <= set(z.files)
+    except (OSError, ValueError):   # not a readable npz: done again
+        return False
+
+
+def same_model(out: Path, model: dict) -> None:
+    """OUT/extract.json names the model whose clips are in OUT: a run with another one stops (its clips would be
+    kept as this model's)."""
+    marker = out / "extract.json"
+    if marker.is_file():
+        try:
+            old = json.loads(marker.read_text(encoding="utf-8"))
+        except ValueError:
+            old = None
+        if old != model:
+            raise ValueError(f"{out} holds the features of {old} (see {marker}), not of {model}: give another --out")
+        return
+    atomic_write(marker, lambda f: f.write(json.dumps(model)), binary=False)
+
+
 def _save_clip(path: Path, arrays: dict) -> None:
     def write(f):
         buf = io.BytesIO()
@@ -75,7 +106,7 @@ def _manifest_clips(text: str):
 
 def _run_manifest(lm, args, out: Path, extras, progress) -> list:
     records, root = _manifest_clips(args.manifest)
-    todo = [r for r in records if not clip_file(out, r.clip).is_file()]
+    todo = [r for r in records if not clip_done(clip_file(out, r.clip), extras)]
     chunk = max(args.batch_size * 4, 1)
     from avfmae import progress as P
 
@@ -113,7 +144,7 @@ def _run_videos(lm, args, out: Path, extras, progress) -> list:
     for v, cid in P.iterate(list(zip(videos, ids)), desc="features", unit="video", disable=not progress,
                             file=sys.stderr):
         target = clip_file(out, cid)
-        if target.is_file():
+        if clip_done(target, extras):
             continue
         try:
             with tempfile.TemporaryDirectory(prefix="avfmae-extract-") as work:
@@ -159,6 +190,8 @@ def main(argv=None) -> int:
     try:
         lm = load_model(args.model, args.weights, seed=args.seed, device=args.device, allow_no_head=True)
         args.out.mkdir(parents=True, exist_ok=True)
+        same_model(args.out, {"model": args.model, "weights": lm.weights,
+                              "seed": None if lm.weights else args.seed})
         run = _run_manifest if args.manifest else _run_videos
         ids = run(lm, args, args.out, extras, progress)
         path = assemble(args.out, ids, {"model": args.model, "weights": lm.weights, "source": args.manifest or
