@@ -405,3 +405,19 @@ def test_extract_resume_adds_asked_arrays_and_refuses_another_model(tmp_path, ca
     capsys.readouterr()
     assert extract_main(args + ["--seed", "1"]) == 2
     assert f"{out} holds the features of" in capsys.readouterr().err
+
+
+def test_on_video_timeline_by_hand():
+    """0.5 s of sound (ones) on a 2 s picture at offsets computed by hand, including sound that starts after the
+    picture's end (before: a crash on the negative padding) or ends before its start."""
+    from avfmae.predict.video import on_video_timeline
+
+    sr = 16000
+    sound = np.ones(sr // 2, np.float32)
+    for offset, span in ((-1.0, None), (-0.25, (0.0, 0.25)), (0.0, (0.0, 0.5)), (0.02, (0.0, 0.5)),
+                         (0.5, (0.5, 1.0)), (1.75, (1.75, 2.0)), (2.5, None)):
+        wave, note = on_video_timeline(sound, offset, 2.0, 0.04)   # 0.02 s: within one frame, left alone
+        assert wave.shape == (2 * sr,) and wave.dtype == np.float32
+        on = np.flatnonzero(wave)
+        assert (None if on.size == 0 else (on[0] / sr, (on[-1] + 1) / sr)) == span
+        assert "its sound covers" in note

@@ -101,15 +101,15 @@ def on_video_timeline(wave: np.ndarray, offset: float, duration: float, toleranc
     shift = int(round(offset * sample_rate)) if abs(offset) > tolerance else 0
     heard = wave.shape[0] / sample_rate
     if shift >= 0:
-        out = np.concatenate([np.zeros(shift, np.float32), wave[:max(n - shift, 0)]])
+        out = np.concatenate([np.zeros(min(shift, n), np.float32), wave[:max(n - shift, 0)]])
     else:
         out = wave[-shift:-shift + n]
     out = np.concatenate([out, np.zeros(n - out.shape[0], np.float32)]).astype(np.float32, copy=False)
     begin, end = max(offset, 0.0) if shift else 0.0, (shift / sample_rate) + heard
     note = ""
     if begin > tolerance or end < duration - max(tolerance, 0.1):
-        note = (f"its sound covers {max(begin, 0):.2f}-{min(end, duration):.2f} s of the {duration:.2f} s picture "
-                "(silence used elsewhere)")
+        note = (f"its sound covers {begin:.2f}-{max(min(end, duration), begin):.2f} s of the {duration:.2f} s "
+                "picture (silence used elsewhere)")
     elif end > duration + 1.0:
         note = f"its sound runs {end - duration:.2f} s past the picture's end (that part is not used)"
     return out, note
