@@ -421,3 +421,16 @@ def test_on_video_timeline_by_hand():
         on = np.flatnonzero(wave)
         assert (None if on.size == 0 else (on[0] / sr, (on[-1] + 1) / sr)) == span
         assert "its sound covers" in note
+
+
+def test_camcorder_and_dvd_files_are_found():
+    """A folder of AVCHD camcorder (.m2ts), DVD (.vob), broadcast (.mxf) and DV (.dv) files: before, none was a
+    video by its extension and a folder run said 'no video files' (or left them out of a mixed folder)."""
+    import tempfile
+
+    from avfmae.faces.pipeline import find_videos
+
+    with tempfile.TemporaryDirectory() as d:
+        for name in ("00001.M2TS", "VTS_01_1.VOB", "clip.mxf", "tape.dv", "notes.txt"):
+            (Path(d) / name).write_bytes(b"")
+        assert [f.name for f in find_videos(d)] == ["00001.M2TS", "VTS_01_1.VOB", "clip.mxf", "tape.dv"]

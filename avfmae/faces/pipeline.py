@@ -36,7 +36,8 @@ from .detect import DETECTORS, default_detector, make_detector
 from .track import FacePath, build_tracks, is_cut, jitter, main_chain, raw_jitter, smooth_path
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".flv", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".3gp",
-                    ".ts", ".mts", ".ogv")
+                    ".ts", ".mts", ".ogv", ".m2ts", ".vob", ".mxf", ".dv", ".f4v", ".asf", ".divx", ".3g2")
+# .m2ts: AVCHD / Blu-ray camcorders, .vob: DVD, .mxf: broadcast and pro cameras, .dv: DV tape captures
 MARKER_VERSION = 2   # 2: the detector default became MTCNN where installed
 
 __all__ = ["VIDEO_EXTENSIONS", "MARKER_VERSION", "ExtractConfig", "FaceScan", "find_videos", "rel_key", "scan_faces",
