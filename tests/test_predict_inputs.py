@@ -434,3 +434,19 @@ def test_camcorder_and_dvd_files_are_found():
         for name in ("00001.M2TS", "VTS_01_1.VOB", "clip.mxf", "tape.dv", "notes.txt"):
             (Path(d) / name).write_bytes(b"")
         assert [f.name for f in find_videos(d)] == ["00001.M2TS", "VTS_01_1.VOB", "clip.mxf", "tape.dv"]
+
+
+def test_stdout_closed_by_its_reader_ends_quietly(tmp_path, monkeypatch):
+    """`python -m avfmae.predict videos/ | head -1`: before, a BrokenPipeError traceback when head had gone."""
+    import sys
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    clip = _write(tmp_path / "clip.mp4", _noise(8))
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert predict_main([str(clip), "--no-face-crop", *MODEL]) == 1

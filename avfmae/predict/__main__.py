@@ -100,6 +100,17 @@ def plot_names(videos: list[Path]) -> dict[Path, str]:
     return dict(zip(videos, names))
 
 
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so Python's final flush does not fail again on the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):   # not a real file (e.g. replaced in a test)
+        sys.stdout = open(os.devnull, "w")
+    finally:
+        os.close(devnull)
+
+
 def _plot_path(plot: Path, video: Path, names: dict | None) -> Path:
     return plot.with_name(f"{plot.stem}-{names[video]}{plot.suffix or '.png'}") if names else plot
 
@@ -158,6 +169,9 @@ def main(argv=None) -> int:
         except PredictError as exc:
             failed.append(v)
             print(f"error: {exc}", file=log)
+        except BrokenPipeError:   # standard output's reader stopped (e.g. `| head`): nobody reads the rest
+            _quiet_stdout()
+            return 1
     done = len(todo) - len(failed)
     resumed = f"{skipped} already in {args.out} (skipped), " if args.out else ""
     print(f"{len(videos)} videos: {done} predicted, {resumed}{len(failed)} failed"
