@@ -450,3 +450,27 @@ def test_stdout_closed_by_its_reader_ends_quietly(tmp_path, monkeypatch):
     clip = _write(tmp_path / "clip.mp4", _noise(8))
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert predict_main([str(clip), "--no-face-crop", *MODEL]) == 1
+
+
+def test_resume_same_weights_named_another_way(tmp_path, monkeypatch, capsys):
+    """The same weights file given as an absolute path, then relative to the current folder: the same model, so
+    the resumed run skips the video (the refusal of another model's file must not fire)."""
+    import torch
+
+    import zoo
+    from avfmae.train.export import export_weights
+
+    monkeypatch.setenv("AVF_ZOO_DIR", str(tmp_path / "zoo"))
+    torch.manual_seed(3)
+    export_weights(zoo.create_model("avfmae-micro", num_classes=3), "avfmae-micro", "t3", "finetune", "stage3",
+                   {"task": "classification"}, num_classes=3)
+    weights = tmp_path / "zoo" / "avfmae-micro" / "t3.safetensors"
+    clip = _write(tmp_path / "clip.mp4", _noise(8))
+    out = tmp_path / "preds.jsonl"
+    common = ["--no-face-crop", "--detector", "haar", "--no-progress", "--model", "avfmae-micro"]
+    assert predict_main([str(clip), "--weights", str(weights), "--out", str(out), *common]) == 0
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert predict_main(["clip.mp4", "--weights", "zoo/avfmae-micro/t3.safetensors", "--out", "preds.jsonl",
+                         *common]) == 0
+    assert "0 predicted, 1 already in" in capsys.readouterr().err

@@ -65,6 +65,16 @@ def writable(path: Path, option: str) -> None:
         raise ValueError(f"{option} {path}: cannot write there ({why}); choose a writable file") from None
 
 
+def model_key(model: str) -> tuple:
+    """A row's "model" field ("name" or "name (weights)") with the weights file resolved, so ft.safetensors and
+    ./ft.safetensors or its absolute path name the same model."""
+    name, _, weights = model.partition(" (")
+    weights = weights[:-1] if weights.endswith(")") else weights
+    if weights and Path(weights).expanduser().exists():
+        weights = str(Path(weights).expanduser().resolve())
+    return name, weights
+
+
 class OutputFile:
     """Append-only JSON lines or CSV output; `done` holds the videos already finished in it."""
 
@@ -117,7 +127,7 @@ class OutputFile:
             if r.get("kind") != "video":
                 continue
             outputs = r.get("probs") or r.get("values")
-            if self.model is not None and "model" in r and r["model"] != self.model:
+            if self.model is not None and "model" in r and model_key(r["model"]) != model_key(self.model):
                 why = f"{r['video']} was predicted by {r['model']}, not {self.model}"
             elif isinstance(outputs, dict) and tuple(outputs) != self.names:
                 why = f"its outputs {list(outputs)} are not this model's {list(self.names)}"
