@@ -407,6 +407,25 @@ def test_extract_resume_adds_asked_arrays_and_refuses_another_model(tmp_path, ca
     assert f"{out} holds the features of" in capsys.readouterr().err
 
 
+def test_extract_resume_same_weights_named_another_way(tmp_path, monkeypatch):
+    """The same weights file given absolute, then relative: the same model, not refused as another one."""
+    import torch
+
+    import zoo
+    from avfmae.extract.__main__ import main as extract_main
+    from avfmae.train.export import export_weights
+
+    monkeypatch.setenv("AVF_ZOO_DIR", str(tmp_path / "zoo"))
+    torch.manual_seed(3)
+    export_weights(zoo.create_model("avfmae-micro", num_classes=3), "avfmae-micro", "t3", "finetune", "stage3",
+                   {"task": "classification"}, num_classes=3)
+    _write(tmp_path / "videos" / "clip.mp4", _noise(8))
+    common = ["--model", "avfmae-micro", "--videos", "videos", "--out", "feat", "--no-face-crop", "--no-progress"]
+    monkeypatch.chdir(tmp_path)
+    assert extract_main(common + ["--weights", str(tmp_path / "zoo" / "avfmae-micro" / "t3.safetensors")]) == 0
+    assert extract_main(common + ["--weights", "zoo/avfmae-micro/t3.safetensors"]) == 0
+
+
 def test_on_video_timeline_by_hand():
     """0.5 s of sound (ones) on a 2 s picture at offsets computed by hand, including sound that starts after the
     picture's end (before: a crash on the negative padding) or ends before its start."""

@@ -190,8 +190,8 @@ def main(argv=None) -> int:
     try:
         lm = load_model(args.model, args.weights, seed=args.seed, device=args.device, allow_no_head=True)
         args.out.mkdir(parents=True, exist_ok=True)
-        same_model(args.out, {"model": args.model, "weights": lm.weights,
-                              "seed": None if lm.weights else args.seed})
+        same_model(args.out, {"model": args.model, "weights": str(Path(lm.weights).resolve()) if lm.weights else
+                              None, "seed": None if lm.weights else args.seed})
         run = _run_manifest if args.manifest else _run_videos
         ids = run(lm, args, args.out, extras, progress)
         path = assemble(args.out, ids, {"model": args.model, "weights": lm.weights, "source": args.manifest or
