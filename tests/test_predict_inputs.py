@@ -493,3 +493,25 @@ def test_resume_same_weights_named_another_way(tmp_path, monkeypatch, capsys):
     assert predict_main(["clip.mp4", "--weights", "zoo/avfmae-micro/t3.safetensors", "--out", "preds.jsonl",
                          *common]) == 0
     assert "0 predicted, 1 already in" in capsys.readouterr().err
+
+
+def test_avi_with_b_frames_is_not_called_truncated(tmp_path):
+    """An AVI of MPEG-4 with B-frames and MP3 sound (ffmpeg's defaults for -c:v mpeg4 -bf 2): its index counts one
+    frame more than decodes (a placeholder). The truncation check must not call that file cut off."""
+    import shutil
+    import subprocess
+
+    from avfmae.faces.pipeline import ExtractConfig, scan_faces
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg command line writes this AVI")
+    path = tmp_path / "b.avi"
+    made = subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-f", "lavfi",
+                           "-i", "sine=sample_rate=16000", "-t", "1", "-c:v", "mpeg4", "-bf", "2", "-c:a",
+                           "libmp3lame", str(path)])
+    if made.returncode != 0:
+        pytest.skip("this ffmpeg has no MP3 encoder")
+    with av.open(str(path)) as c:
+        announced = c.streams.video[0].frames
+    scan = scan_faces(path, ExtractConfig(detector="haar"))
+    assert 0 < announced - scan.frames_in <= 2 and scan.error is None

@@ -190,7 +190,8 @@ def _pass1(path: Path, detector):
         declared = int(stream.frames or 0)   # from the container's index (0 where the format has none)
     if not dets and err is None:
         err = "the video stream holds no decodable frame"
-    elif err is None and declared > len(dets):  # the data end early without a decoder error: a cut-off file
+    elif err is None and declared - len(dets) > max(2, 0.02 * declared):  # the data end early, no decoder error:
+        # a cut-off file (a frame or two fewer than the index is normal: e.g. AVI's placeholder for packed B-frames)
         err = (f"the file ends after {len(dets)} of the {declared} frames its header announces (truncated?); "
                f"only those {len(dets)} are used")
     return dets, times, cuts, fps, size, err
