@@ -5,6 +5,7 @@ region tokens / every layer's region-mean. Manifest clips are read as prepared (
 raw videos (--videos) first go through the face pipeline of dataset extraction (avfmae.faces), then their centre
 view is embedded. Output:
     OUT/clips/<clip id>.npz      one file per clip (written atomically): resuming skips clips already there
+                                 (with the arrays asked for; OUT/extract.json: the model, another one is refused)
     OUT/features.npz             ids, features (N, D), targets (manifest clips with labels), extras
     OUT/features.json            model, weights, source, count, dimension
 """
@@ -30,15 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help="weights file or tag for --model (default: the tag in --model)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--manifest", help="a split manifest: path/to/split.tsv, or split.tsv@DATA_ROOT")
-    src.add_argument("--videos", type=Path, help="a folder of raw video files (searched recursively)")
+    src.add_argument("--videos", type=Path, help="a folder of raw video files (searched recursively); a clip's id is "
+                     "its path below the folder without extension (with it where two videos differ only there)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--regions", action="store_true", help="also store the last layer's region tokens")
     p.add_argument("--layers", action="store_true", help="also store every layer's region-mean")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default 8)")
     p.add_argument("--no-face-crop", action="store_true", help="--videos: centre crop when no face is found")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0, help="seed of a random init (no weights)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda or cuda:1 (default cpu)")
+    p.add_argument("--seed", type=int, default=0, help="seed of a random init (no weights; default 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
@@ -47,6 +49,36 @@ def clip_file(out: Path, clip: str) -> Path:
     if not parts or any(p in ("..", ".", "") for p in parts) or PurePosixPath(clip).is_absolute():
         raise ValueError(f"clip id {clip!r} cannot name a file under {out}/clips; use plain relative ids")
     return out / "clips" / f"{clip}.npz"
+
+
+EXTRA_KEYS = {"regions": ("region_video", "region_audio"), "layers": ("layers_video", "layers_audio")}
+
+
+def clip_done(path: Path, extras) -> bool:
+    """A clip file there that holds every array asked for (a run with --regions redoes clips of a run without)."""
+    if not path.is_file():
+        return False
+    need = {"feature", *(k for e in extras for k in EXTRA_KEYS[e])}
+    try:
+        with np.load(path) as z:
+            return need <= set(z.files)
+    except (OSError, ValueError):   # not a readable npz: done again
+        return False
+
+
+def same_model(out: Path, model: dict) -> None:
+    """OUT/extract.json names the model whose clips are in OUT: a run with another one stops (its clips would be
+    kept as this model's)."""
+    marker = out / "extract.json"
+    if marker.is_file():
+        try:
+            old = json.loads(marker.read_text(encoding="utf-8"))
+        except ValueError:
+            old = None
+        if old != model:
+            raise ValueError(f"{out} holds the features of {old} (see {marker}), not of {model}: give another --out")
+        return
+    atomic_write(marker, lambda f: f.write(json.dumps(model)), binary=False)
 
 
 def _save_clip(path: Path, arrays: dict) -> None:
@@ -74,7 +106,7 @@ def _manifest_clips(text: str):
 
 def _run_manifest(lm, args, out: Path, extras, progress) -> list:
     records, root = _manifest_clips(args.manifest)
-    todo = [r for r in records if not clip_file(out, r.clip).is_file()]
+    todo = [r for r in records if not clip_done(clip_file(out, r.clip), extras)]
     chunk = max(args.batch_size * 4, 1)
     from avfmae import progress as P
 
@@ -101,13 +133,18 @@ def _run_videos(lm, args, out: Path, extras, progress) -> list:
         raise FileNotFoundError(f"--videos {args.videos}: not a folder")
     videos = find_videos(args.videos, exclude=[out])
     ids = [rel_key(args.videos, v) for v in videos]
+    shared = {i for i in ids if ids.count(i) > 1}   # clip.mp4 and clip.mkv: their ids keep the extension
+    if shared:
+        print(f"note: {len(shared)} names are shared by videos that differ only in their extension (e.g. "
+              f"{sorted(shared)[0]}); their clip ids keep the extension", file=sys.stderr)
+        ids = [v.relative_to(args.videos).as_posix() if i in shared else i for v, i in zip(videos, ids)]
     cfg = centre_config(lm.model)
     from avfmae import progress as P
 
     for v, cid in P.iterate(list(zip(videos, ids)), desc="features", unit="video", disable=not progress,
                             file=sys.stderr):
         target = clip_file(out, cid)
-        if target.is_file():
+        if clip_done(target, extras):
             continue
         try:
             with tempfile.TemporaryDirectory(prefix="avfmae-extract-") as work:
@@ -120,6 +157,8 @@ def _run_videos(lm, args, out: Path, extras, progress) -> list:
         except PredictError as exc:
             print(f"error: {exc}", file=sys.stderr)
             continue
+        if prep.warning:
+            print(f"note: {v}: {prep.warning}", file=sys.stderr)
         if not has_audio:
             print(f"note: {v}: no usable audio; embedded with the silent (missing-audio) input", file=sys.stderr)
         _save_clip(target, {k: a[0] for k, a in res.items()})
@@ -151,6 +190,8 @@ def main(argv=None) -> int:
     try:
         lm = load_model(args.model, args.weights, seed=args.seed, device=args.device, allow_no_head=True)
         args.out.mkdir(parents=True, exist_ok=True)
+        same_model(args.out, {"model": args.model, "weights": str(Path(lm.weights).resolve()) if lm.weights else
+                              None, "seed": None if lm.weights else args.seed})
         run = _run_manifest if args.manifest else _run_videos
         ids = run(lm, args, args.out, extras, progress)
         path = assemble(args.out, ids, {"model": args.model, "weights": lm.weights, "source": args.manifest or

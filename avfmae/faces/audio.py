@@ -25,7 +25,8 @@ from avfmae.atomic import commit, temp_for
 SAMPLE_RATE = 16000
 BACKENDS = ("auto", "ffmpeg", "pyav", "none")
 
-__all__ = ["SAMPLE_RATE", "BACKENDS", "AudioResult", "ffmpeg_path", "has_audio_stream", "extract_wav"]
+__all__ = ["SAMPLE_RATE", "BACKENDS", "AudioResult", "ffmpeg_path", "has_audio_stream", "audio_start",
+           "extract_wav"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,21 @@ def has_audio_stream(path: str | os.PathLike) -> bool | None:
 
         with av.open(str(path)) as c:
             return len(c.streams.audio) > 0
+    except Exception:
+        return None
+
+
+def audio_start(path: str | os.PathLike) -> float | None:
+    """When the first audio stream starts (seconds on the container's clock: its start_time), None when PyAV
+    cannot tell. The extracted wav begins with that stream's first sample, whatever this time."""
+    try:
+        import av
+
+        with av.open(str(path)) as c:
+            if not c.streams.audio:
+                return None
+            a = c.streams.audio[0]
+            return float(a.start_time * a.time_base) if a.start_time is not None and a.time_base else None
     except Exception:
         return None
 

@@ -15,6 +15,8 @@
    alignment of the loaders holds). fps 0 keeps every source frame;
 4. pass 2 decodes again and writes the crops: a square of side (1 + 2 * margin) x the face box, rotated to level
    the eye line when aligning, resized to `size` (crop.py), JPEG quality `jpeg_quality`.
+   Both passes see each frame upright as a player shows it (`upright`: the display matrix's rotation applied),
+   at the first frame's size (a stream that changes resolution is scaled to it).
 
 `centre_path` gives the fixed centre square of every frame (for videos without a detectable face, on request).
 """
@@ -34,11 +36,12 @@ from .detect import DETECTORS, default_detector, make_detector
 from .track import FacePath, build_tracks, is_cut, jitter, main_chain, raw_jitter, smooth_path
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".flv", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".3gp",
-                    ".ts", ".mts", ".ogv")
+                    ".ts", ".mts", ".ogv", ".m2ts", ".vob", ".mxf", ".dv", ".f4v", ".asf", ".divx", ".3g2")
+# .m2ts: AVCHD / Blu-ray camcorders, .vob: DVD, .mxf: broadcast and pro cameras, .dv: DV tape captures
 MARKER_VERSION = 2   # 2: the detector default became MTCNN where installed
 
 __all__ = ["VIDEO_EXTENSIONS", "MARKER_VERSION", "ExtractConfig", "FaceScan", "find_videos", "rel_key", "scan_faces",
-           "write_crops", "output_frame_map", "centre_path"]
+           "write_crops", "output_frame_map", "centre_path", "upright", "shown_size", "continuous_times"]
 
 
 @dataclass(frozen=True)
@@ -70,14 +73,21 @@ class ExtractConfig:
 
 
 def find_videos(raw: str | os.PathLike, exclude: Sequence[os.PathLike] = ()) -> list[Path]:
-    """Video files under `raw` (sorted; hidden folders and `exclude` folders skipped)."""
+    """Video files under `raw` (sorted; hidden folders and `exclude` folders skipped; linked folders followed,
+    each real folder once, so a link loop ends)."""
     raw = Path(raw)
     excluded = [Path(e).resolve() for e in exclude]
+    seen = {raw.resolve()}
     found = []
-    for dirpath, dirnames, filenames in os.walk(raw):
+    for dirpath, dirnames, filenames in os.walk(raw, followlinks=True):
         here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
-                             and (here / d).resolve() not in excluded)
+        keep = []
+        for d in sorted(dirnames):
+            real = (here / d).resolve()
+            if not d.startswith(".") and real not in excluded and real not in seen:
+                seen.add(real)
+                keep.append(d)
+        dirnames[:] = keep
         for f in sorted(filenames):
             if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_EXTENSIONS:
                 found.append(here / f)
@@ -106,6 +116,32 @@ def _frames(container, stream):
             yield exc
             return
         yield frame
+
+
+def _turns(frame) -> int:
+    return int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
+
+
+def shown_size(frame) -> tuple:
+    """(width, height) of the frame as a player shows it (see `upright`)."""
+    return (frame.height, frame.width) if _turns(frame) % 2 else (frame.width, frame.height)
+
+
+def upright(frame, fmt: str, size: tuple | None = None) -> np.ndarray:
+    """The decoded frame as an array in `fmt`, turned as a player shows it: a phone's portrait video is often
+    stored sideways with a rotation in its display matrix (PyAV's `frame.rotation`, counter-clockwise degrees),
+    which players, and ffmpeg by default, apply. `size` (width, height): a frame of another size is scaled to it;
+    the passes give the first frame's, so a stream that changes resolution mid-way (adaptive streaming, some
+    call recordings) keeps one coordinate system, as ffmpeg's automatic scaling does."""
+    import cv2
+
+    arr = frame.to_ndarray(format=fmt)
+    turns = _turns(frame)
+    if turns:
+        arr = np.ascontiguousarray(np.rot90(arr, turns))
+    if size is not None and (arr.shape[1], arr.shape[0]) != tuple(size):
+        arr = cv2.resize(arr, tuple(size), interpolation=cv2.INTER_AREA)
+    return arr
 
 
 def _unreadable(path: Path, exc: Exception) -> str:
@@ -140,9 +176,9 @@ def _pass1(path: Path, detector):
                     return [], [], [], None, None, _unreadable(path, frame)
                 err = f"decoding stopped after {len(dets)} frames ({type(frame).__name__}: {str(frame)[:150]})"
                 break
-            rgb = frame.to_ndarray(format="rgb24") if detector.wants == "rgb" else None
-            gray = frame.to_ndarray(format="gray") if rgb is None else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-            size = (frame.width, frame.height)
+            size = size or shown_size(frame)   # the first frame's: later frames are scaled to it
+            rgb = upright(frame, "rgb24", size) if detector.wants == "rgb" else None
+            gray = upright(frame, "gray", size) if rgb is None else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
             times.append(_frame_time(frame, k, guess))
             thumb = cv2.resize(gray, (32, 24), interpolation=cv2.INTER_AREA).astype(np.float32)
             diffs.append(0.0 if prev is None else float(np.abs(thumb - prev).mean()))
@@ -151,9 +187,28 @@ def _pass1(path: Path, detector):
                 cuts.append(k)
                 detector.reset()
             dets.append(detector.detect(gray if rgb is None else rgb))
+        declared = int(stream.frames or 0)   # from the container's index (0 where the format has none)
     if not dets and err is None:
         err = "the video stream holds no decodable frame"
+    elif err is None and declared - len(dets) > max(2, 0.02 * declared):  # the data end early, no decoder error:
+        # a cut-off file (a frame or two fewer than the index is normal: e.g. AVI's placeholder for packed B-frames)
+        err = (f"the file ends after {len(dets)} of the {declared} frames its header announces (truncated?); "
+               f"only those {len(dets)} are used")
     return dets, times, cuts, fps, size, err
+
+
+def continuous_times(times: Sequence[float], fps: float, jump: float | None = None) -> list:
+    """Timestamps with the resets of joined files taken out: where time jumps back by more than `jump` seconds
+    (default 3 frame periods; files joined end to end, e.g. `cat a.ts b.ts`, each starting its clock again), the
+    frames after it continue one frame period after the frame before it, as ffmpeg plays them. Smaller steps back
+    (jittery timestamps) are left to the caller."""
+    jump = 3.0 / fps if jump is None else jump
+    out, shift = [], 0.0
+    for k, t in enumerate(times):
+        if k and t + shift < out[-1] - jump:
+            shift = out[-1] + 1.0 / fps - t
+        out.append(t + shift)
+    return out
 
 
 def source_fps(times: Sequence[float], fps: float | None) -> float:
@@ -195,14 +250,16 @@ def write_crops(path: Path, frame_map: np.ndarray, path_boxes, cfg: ExtractConfi
     last = max(wanted) if wanted else -1
     written = 0
     params = [cv2.IMWRITE_JPEG_QUALITY, int(cfg.jpeg_quality)]
+    size = None
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for i, frame in enumerate(_frames(container, stream)):
             if isinstance(frame, Exception):  # the same truncation as in pass 1
                 break
+            size = size or shown_size(frame)   # as in pass 1
             if i in wanted:
-                bgr = frame.to_ndarray(format="bgr24")
+                bgr = upright(frame, "bgr24", size)
                 for k in wanted[i]:
                     crop = crop_face(bgr, path_boxes.cx[k], path_boxes.cy[k], path_boxes.side[k], cfg.size,
                                      path_boxes.angle[k] if cfg.align else 0.0, cfg.margin)
@@ -271,6 +328,7 @@ def scan_faces(src: str | os.PathLike, cfg: ExtractConfig) -> FaceScan:
     if not dets:
         return scan
     scan.fps_in = source_fps(times, fps)
+    scan.times = times = continuous_times(times, scan.fps_in)
     scan.tracks = build_tracks(dets, max_gap=max(1, int(round(cfg.max_gap_s * scan.fps_in))), cuts=cuts)
     scan.chain = main_chain(scan.tracks, cuts=cuts)
     scan.path = smooth_path(scan.chain, len(dets), scan.fps_in, cuts) if scan.chain else None

@@ -48,13 +48,20 @@ class LoadedModel:
         return self.pcfg.clip_len * self.pcfg.stride / 25.0
 
 
+_LIST_SUFFIXES = {".txt", ".csv", ".tsv", ".lst", ".list", ".labels", ".json", ".yaml", ".yml"}
+
+
 def parse_labels(text: str | None) -> tuple | None:
-    """'a,b,c' or a file with one label per line -> ('a', 'b', 'c'); None stays None."""
+    """'a,b,c' or a file with one label per line -> ('a', 'b', 'c'); None stays None. A single name that looks
+    like a file (a '/' or a list suffix such as .txt) but is none is an error, not a one-class name."""
     if not text:
         return None
     p = Path(text).expanduser()
     if p.is_file():
-        names = [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+        names = [line.strip() for line in p.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    elif "," not in text and ("/" in text or os.sep in text or p.suffix.lower() in _LIST_SUFFIXES):
+        raise FileNotFoundError(f"--labels {text}: no such file (give a file with one name per line, or the names "
+                                "separated by commas)")
     else:
         names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:
@@ -91,8 +98,9 @@ def _names(labels: Sequence[str] | None, n: int, regression: bool, source: str) 
 def load_model(name: str, weights: str | None = None, labels: Sequence[str] | None = None,
                num_classes: int | None = None, regression: bool | None = None, seed: int = 0,
                device: str = "cpu", allow_no_head: bool = False) -> LoadedModel:
-    """Build zoo model `name` (or `name.tag`) with `weights` (a tag or a file; None: the tag in the name, else a
-    seeded random init), in eval mode on `device`. `allow_no_head`: accept a backbone (embeddings only)."""
+    """Build zoo model `name` (or `name.tag`) with `weights` (a tag or a file, used even when the name has a tag;
+    None: the tag in the name, else a seeded random init), in eval mode on `device`. `allow_no_head`: accept a
+    backbone (embeddings only)."""
     from avfmae import zoo
 
     from avfmae.train.inputs import preprocess_config, silent_fbank_value
@@ -100,8 +108,8 @@ def load_model(name: str, weights: str | None = None, labels: Sequence[str] | No
     model_name, tag = zoo.split_name(name)
     spec = zoo.get_spec(model_name)
     path = None
-    if tag or weights:
-        path, _ = zoo.resolve_weights(model_name, tag or weights)
+    if tag or weights:  # --weights wins over the tag in the name (the row's "model" field names --weights)
+        path, _ = zoo.resolve_weights(model_name, weights or tag)
     meta = weights_metadata(path)
     config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
     if regression is None:

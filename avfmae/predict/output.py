@@ -6,7 +6,8 @@ Rows (one per window, then one per video, written together once the video is don
     kind "video":  the same values averaged over the windows, with windows, duration, audio ("ok", "no-audio",
                    "failed"), face ("tracked", "centre"), detected_fraction, detector, model
 Resume: a video that already has its "video" row in the output file is skipped; rows of a video whose run was
-killed before its "video" row are dropped (the file is rewritten atomically) and the video is done again.
+killed before its "video" row are dropped (the file is rewritten atomically) and the video is done again. A file
+written by another model (JSON lines: a video row's "model"; both formats: the output names) is refused.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from avfmae.atomic import atomic_write
 
-__all__ = ["FORMATS", "video_rows", "OutputFile", "plot_video"]
+__all__ = ["FORMATS", "video_rows", "writable", "OutputFile", "plot_video"]
 
 FORMATS = ("jsonl", "csv")
 _BASE = ("video", "kind", "window", "start", "end", "label", "audio", "face")
@@ -46,42 +47,93 @@ def video_rows(video: str, windows, names: Sequence[str], regression: bool, info
     return rows
 
 
+def writable(path: Path, option: str) -> None:
+    """Stop early (ValueError naming `option`) when `path` cannot be written: its folder is created and the
+    file opened for appending (a file this check creates is removed again)."""
+    existed = path.exists()
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as exc:
+        why = "a file stands where its folder should be" if isinstance(exc, (FileExistsError, NotADirectoryError)) \
+            else exc.strerror or str(exc)
+        raise ValueError(f"{option} {path}: cannot write there ({why}); choose a writable file") from None
+
+
+def model_key(model: str) -> tuple:
+    """A row's "model" field ("name" or "name (weights)") with the weights file resolved, so ft.safetensors and
+    ./ft.safetensors or its absolute path name the same model."""
+    name, _, weights = model.partition(" (")
+    weights = weights[:-1] if weights.endswith(")") else weights
+    if weights and Path(weights).expanduser().exists():
+        weights = str(Path(weights).expanduser().resolve())
+    return name, weights
+
+
 class OutputFile:
     """Append-only JSON lines or CSV output; `done` holds the videos already finished in it."""
 
-    def __init__(self, path: str | os.PathLike | None, fmt: str, names: Sequence[str]):
+    def __init__(self, path: str | os.PathLike | None, fmt: str, names: Sequence[str], model: str | None = None):
         if fmt not in FORMATS:
             raise ValueError(f"--format must be one of {FORMATS}, not {fmt!r}")
         self.path = Path(path) if path else None
-        self.fmt, self.names = fmt, tuple(names)
+        self.fmt, self.names, self.model = fmt, tuple(names), model
         self.columns = _BASE + self.names
         self.done: set[str] = set()
-        if self.path is not None and self.path.is_file() and self.path.stat().st_size:
-            self._resume()
+        if self.path is not None:
+            writable(self.path, "--out")
+            if self.path.is_file() and self.path.stat().st_size:
+                self._resume()
 
     def _resume(self) -> None:
-        text = self.path.read_text(encoding="utf-8")
-        if self.fmt == "jsonl":
-            rows = []
-            for i, line in enumerate(text.splitlines(), 1):
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{self.path}: not a UTF-8 {self.fmt} file of predictions ({exc.reason} at byte "
+                             f"{exc.start}); write to a new --out file") from None
+        whole = text if text.endswith("\n") else text[:text.rfind("\n") + 1]  # a half-written last line is dropped
+        rows = []
+        if not whole.strip():   # killed while writing the first video (or the CSV header)
+            pass
+        elif self.fmt == "jsonl":
+            for i, line in enumerate(whole.splitlines(), 1):
                 if not line.strip():
                     continue
                 try:
                     rows.append(json.loads(line))
                 except ValueError:
-                    if i == len(text.splitlines()):  # a half-written last line: dropped below
-                        continue
                     raise ValueError(f"{self.path} line {i}: not JSON; write to a new --out file") from None
         else:
-            reader = csv.DictReader(io.StringIO(text))
+            reader = csv.DictReader(io.StringIO(whole))
             if tuple(reader.fieldnames or ()) != self.columns:
                 raise ValueError(f"{self.path}: its columns {reader.fieldnames} are not this model's "
                                  f"{list(self.columns)}; write to a new --out file")
             rows = list(reader)
+        self._same_model(rows)
         self.done = {r["video"] for r in rows if r.get("kind") == "video"}
         keep = [r for r in rows if r.get("video") in self.done]
         if len(keep) != len(rows) or not text.endswith("\n"):
             atomic_write(self.path, lambda f: f.write(self._encode(keep, header=self.fmt == "csv")), binary=False)
+
+    def _same_model(self, rows: Sequence[dict]) -> None:
+        """Resuming skips the videos in the file: only right when the same model (and outputs) wrote them.
+        JSON lines record both in each video row (CSV: the columns, checked above)."""
+        for r in rows:
+            if r.get("kind") != "video":
+                continue
+            outputs = r.get("probs") or r.get("values")
+            if self.model is not None and "model" in r and model_key(r["model"]) != model_key(self.model):
+                why = f"{r['video']} was predicted by {r['model']}, not {self.model}"
+            elif isinstance(outputs, dict) and tuple(outputs) != self.names:
+                why = f"its outputs {list(outputs)} are not this model's {list(self.names)}"
+            else:
+                continue
+            raise ValueError(f"{self.path}: {why}; resuming would skip its videos: write to a new --out file")
 
     def _encode(self, rows: Sequence[dict], header: bool = False) -> str:
         if self.fmt == "jsonl":

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from avfmae.data.readers import FrameSource, open_video, read_wav
-from avfmae.faces.audio import extract_wav
+from avfmae.faces.audio import SAMPLE_RATE, audio_start, extract_wav
 from avfmae.faces.pipeline import ExtractConfig, centre_path, scan_faces, write_crops
 
-__all__ = ["PredictError", "NoFaceError", "PreparedVideo", "prepare_video"]
+__all__ = ["PredictError", "NoFaceError", "PreparedVideo", "prepare_video", "on_video_timeline"]
 
 
 class PredictError(RuntimeError):
@@ -38,6 +38,7 @@ class PreparedVideo:
     face: str                      # "tracked" or "centre"
     detected_fraction: float
     detector: str
+    warning: str = ""              # what the prediction went past: a truncated file, sound not covering it
 
     @property
     def num_frames(self) -> int:
@@ -77,5 +78,38 @@ def prepare_video(path: str | os.PathLike, work: str | os.PathLike, cfg: Extract
     status = res.status if res.status in ("ok", "no-audio") else "failed"
     if waveform is not None and waveform.size == 0:
         waveform, status = None, "no-audio"
-    return PreparedVideo(path, open_video(folder), float(cfg.fps), waveform, status, res.message, face,
-                         float(boxes.detected_fraction), scan.detector)
+    frames = open_video(folder)
+    warnings = [scan.error] if scan.error else []
+    if waveform is not None:
+        start = audio_start(path)
+        offset = start - scan.times[0] if start is not None else 0.0
+        waveform, note = on_video_timeline(waveform, offset, frames.num_frames / float(cfg.fps), 1.0 / cfg.fps)
+        warnings += [note] if note else []
+    return PreparedVideo(path, frames, float(cfg.fps), waveform, status, res.message, face,
+                         float(boxes.detected_fraction), scan.detector, "; ".join(warnings))
+
+
+def on_video_timeline(wave: np.ndarray, offset: float, duration: float, tolerance: float,
+                      sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, str]:
+    """The waveform laid on the picture's timeline: sample 0 at the first frame, exactly `duration` seconds
+    long. `offset`: when the audio's first sample plays, in seconds after the first frame (negative: before).
+    Sound before the picture or after its end is cut, time without sound is silence (zeros). The windows'
+    audio is taken at the same fraction of the clip as their frames (the evaluation loaders' alignment), which
+    is the same time only on this timeline. Offsets within `tolerance` (one output frame) are left alone.
+    -> (waveform, a note when the sound did not cover the picture, else "")."""
+    n = int(round(duration * sample_rate))
+    shift = int(round(offset * sample_rate)) if abs(offset) > tolerance else 0
+    heard = wave.shape[0] / sample_rate
+    if shift >= 0:
+        out = np.concatenate([np.zeros(min(shift, n), np.float32), wave[:max(n - shift, 0)]])
+    else:
+        out = wave[-shift:-shift + n]
+    out = np.concatenate([out, np.zeros(n - out.shape[0], np.float32)]).astype(np.float32, copy=False)
+    begin, end = max(offset, 0.0) if shift else 0.0, (shift / sample_rate) + heard
+    note = ""
+    if begin > tolerance or end < duration - max(tolerance, 0.1):
+        note = (f"its sound covers {begin:.2f}-{max(min(end, duration), begin):.2f} s of the {duration:.2f} s "
+                "picture (silence used elsewhere)")
+    elif end > duration + 1.0:
+        note = f"its sound runs {end - duration:.2f} s past the picture's end (that part is not used)"
+    return out, note
