@@ -97,6 +97,11 @@ class RunKey:
         d["recipe"] = self.recipe.identity()
         return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
+    def same_run(self, other: "RunKey") -> bool:
+        """Whether `other` is the same run: the same identity (`canonical_json`), whatever runtime fields
+        (progress, threads, memory switches) either carries; `==` compares those too."""
+        return self.canonical_json() == other.canonical_json()
+
     # ----------------------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self)}

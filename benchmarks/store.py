@@ -190,7 +190,7 @@ class ResultStore:
             self._report(Path(path), f"its key has signature {stored.signature}, not the file name's "
                                      "(hand-edited, or written by another version of RunKey)")
             return None
-        if key is not None and stored != key:
+        if key is not None and not stored.same_run(key):   # runtime fields (progress, threads) may differ
             self._report(Path(path), f"holds {stored.name}, expected {key.name} (signature collision?)")
             return None
         rec["key"] = stored
@@ -273,7 +273,7 @@ class ResultStore:
         carried = result.get("key")
         if carried is not None:
             other = carried if isinstance(carried, RunKey) else RunKey.from_dict(carried)
-            if other != key:
+            if not other.same_run(key):
                 raise ValueError(f"refusing to store a result of {other.name} under {key.name}: the result's key "
                                  "is not the key it is stored for")
         rec: dict[str, Any] = {"schema": SCHEMA, "key": key.to_dict(), "name": key.name, "signature": key.signature}

@@ -197,3 +197,20 @@ def test_concurrent_writers_never_corrupt(tmp_path):
     assert leftovers == [store.path(make_key()).name], leftovers
     assert not store.problems
     assert os.path.getsize(store.path(make_key())) > 200_000
+
+
+def test_a_run_with_other_runtime_fields_finds_the_stored_result(tmp_path, caplog):
+    """The identity leaves out the runtime fields (progress, threads, memory switches; test_planner), so a command
+    re-run with `--set progress=true` must find the result stored by the `progress=false` run: done, not missing,
+    and no 'signature collision' warning."""
+    store = ResultStore(tmp_path / "results")
+    quiet = make_key(recipe={"progress": False, "num_workers": 3, "epochs": 2})
+    loud = make_key(recipe={"progress": True, "epochs": 2})
+    other = make_key(recipe={"epochs": 3})
+    assert quiet != loud and quiet.signature == loud.signature != other.signature
+    store.put(quiet, {"scores": {"uar": 50.0}})
+    with caplog.at_level(logging.WARNING):
+        assert store.status(loud) == "done" and store.get(loud)["scores"] == {"uar": 50.0}
+        assert store.status(other) == "missing"
+    assert store.problems == [] and "collision" not in caplog.text
+    store.put(loud, {"scores": {"uar": 51.0}, "key": quiet})   # the carried key is the same run
