@@ -87,8 +87,10 @@ def collect(store: ResultStore) -> tuple[list[Row], list]:
     for rec in results:
         k = rec["key"]
         weights = f"per-fold:{k.recipe.weights}" if is_per_fold(k.recipe.weights) else k.weights_sha
+        # per-fold weights (one sha per fold): one row over the folds; the recipe without its runtime fields
+        # (progress, threads: not part of a run's identity), so folds run with other switches share the row
         ident = (k.model, weights, k.dataset, k.dataset_revision, k.protocol, k.protocol_version,
-                 k.recipe, k.config_hash)     # per-fold weights (one sha per fold): one row over the folds
+                 Recipe.parse(k.recipe.identity()), k.config_hash)
         try:
             registry.get(k.dataset)
         except KeyError:

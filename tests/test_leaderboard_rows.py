@@ -97,3 +97,15 @@ def test_grid_reference_heads_its_table_and_claims_are_stated_as_measured(store)
     assert len(lines) == 4
     assert [v for k, v in verdict.items() if k.endswith("stages=3")] == ["holds"]   # 80 > 40
     assert sum(v == "does NOT hold" for v in verdict.values()) == 1                 # video only: 90 > 80
+
+
+def test_folds_run_with_other_runtime_fields_make_one_row(store):
+    """fold1 run with --set progress=false, folds 2 and 3 later without it: the same recipe (the runtime fields
+    are not part of a run's identity), so one complete row whose UAR is the mean of the three folds."""
+    quiet = plan(suite_request("demo", "avfmae-micro", items={"stages": "3", "progress": False}), store).keys
+    plain = plan(suite_request("demo", "avfmae-micro", items={"stages": "3"}), store).keys
+    _put(store, quiet[:1], [30], "2026-01-01T00:00:00+00:00")
+    _put(store, plain[1:], [60, 90], "2026-01-02T00:00:00+00:00")
+    rows, problems = leaderboard_rows.collect(store)
+    assert problems == [] and len(rows) == 1 and rows[0].complete
+    assert rows[0].metric("uar").mean == pytest.approx((30 + 60 + 90) / 3)
