@@ -97,7 +97,11 @@ def collect(store: ResultStore) -> tuple[list[Row], list]:
             problems.append(f"{rec.get('name')}: dataset {k.dataset!r} is not registered; skipped")
             continue
         row = rows.setdefault(ident, Row(*ident))
-        row.runs[(str(k.fold), int(k.seed))] = rec
+        slot = (str(k.fold), int(k.seed))
+        # two results of one fold and seed in a row: per-fold weights whose file for that fold was replaced and
+        # scored again (another sha); the newest stands for the row, not whichever file was listed last
+        if slot not in row.runs or rec.get("created_at", "") >= row.runs[slot].get("created_at", ""):
+            row.runs[slot] = rec
     return sorted(rows.values(), key=lambda r: (r.spec.task, r.dataset, r.model, r.protocol, r.recipe.label(),
                                                 r.config_hash)), problems
 

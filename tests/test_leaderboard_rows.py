@@ -109,3 +109,23 @@ def test_folds_run_with_other_runtime_fields_make_one_row(store):
     rows, problems = leaderboard_rows.collect(store)
     assert problems == [] and len(rows) == 1 and rows[0].complete
     assert rows[0].metric("uar").mean == pytest.approx((30 + 60 + 90) / 3)
+
+
+def test_a_fold_rescored_with_a_replaced_file_shows_its_newest_result(store, tmp_path):
+    """Per-fold weights 'm-{fold}.pth': fold2's file is replaced and fold2 scored again (a new key: another sha).
+    Both fold2 results belong to the one per-fold row; the row must show the newest, never whichever file the
+    listing happens to read last. Checked both ways round (the store's file order is fixed by the signatures)."""
+    for f in ("fold1", "fold2", "fold3"):
+        (tmp_path / f"m-{f}.pth").write_bytes(f.encode())
+    request = suite_request("demo", "avfmae-micro", weights=str(tmp_path / "m-{fold}.pth"), protocol="eval")
+    first = {k.fold: k for k in plan(request, store).keys}
+    (tmp_path / "m-fold2.pth").write_bytes(b"another fine-tuned file")
+    second = {k.fold: k for k in plan(request, store).keys}
+    assert first["fold2"].signature != second["fold2"].signature and first["fold1"] == second["fold1"]
+    _put(store, [first["fold1"], first["fold3"]], [30, 90], "2026-01-01T00:00:00+00:00")
+    for old_day, new_day, want in (("02", "03", 60), ("03", "02", 0)):
+        _put(store, [first["fold2"]], [0], f"2026-01-{old_day}T00:00:00+00:00")
+        _put(store, [second["fold2"]], [60], f"2026-01-{new_day}T00:00:00+00:00")
+        rows, problems = leaderboard_rows.collect(store)
+        assert problems == [] and len(rows) == 1 and rows[0].complete
+        assert rows[0].metric("uar").mean == pytest.approx((30 + want + 90) / 3), (old_day, new_day)
