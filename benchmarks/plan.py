@@ -172,11 +172,12 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
             out.absent.append((spec, spec.path(data_root)))
     shas: dict[tuple, str] = {}
     checked: set[tuple] = set()
+    to_check: dict[tuple, tuple] = {}    # eval weights to open, once per file and head size
     for model in request.models:
         for recipe in request.recipes:
             fold_wise = per_fold(model, recipe)      # then each fold's sha goes into its own key
             if not fold_wise and (model, recipe.weights) not in shas:
-                shas[model, recipe.weights] = weights_sha(model, recipe.weights or None)
+                shas[model, recipe.weights] = single_weights_sha(model, recipe, request.label)
             sha = "" if fold_wise else (shas[model, recipe.weights] or (PIPELINE_WEIGHTS if recipe.pipeline else ""))
             for spec, revision in specs:
                 config_hash = template_hash(model, spec, revision, proto, recipe, identity_init(model, recipe, sha),
@@ -197,4 +198,36 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
                                      dataset_revision=revision, protocol=proto.name, protocol_version=proto.version,
                                      fold=fold, seed=int(seed), recipe=recipe, config_hash=config_hash)
                         out.runs.append(PlannedRun(key, store.status(key)))
+                        if proto.kind == "eval" and out.runs[-1].status != "done" and ":" not in model:
+                            to_check.setdefault((fsha, outputs), (model, recipe, spec, fold, outputs))
+    for args in to_check.values():       # after every file was found: a missing one is named first
+        check_eval_weights(*args, where=request.label)
     return out
+
+
+def single_weights_sha(model: str, recipe: Recipe, where: str = "") -> str:
+    """`weights_sha` of a run's one weights reference (a tag, a file, hf:...); a RecipeError naming the reference
+    and what to pass when it names nothing."""
+    try:
+        return weights_sha(model, recipe.weights or None)
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
+        raise RecipeError(f"{where + ': ' if where else ''}{e}") from None
+
+
+def check_eval_weights(model: str, recipe: Recipe, spec: DatasetSpec, fold: str, outputs: int, where: str = "") -> None:
+    """The eval protocol scores a checkpoint as it is: its file must be whole and safe to read, and its head must
+    have the dataset's class count (regression: targets). Checked when the command is planned, once per file,
+    so a pre-trained (headless) file, another task's head or a corrupt or unsafe file stops the command before
+    any job is submitted (`avfmae.train.evaluate` checks again before reading clips)."""
+    from avfmae import zoo
+    from avfmae.train.evaluate import check_head
+    from avfmae.zoo.checkpoint import CheckpointError, check_file
+
+    ref = init_reference(model, recipe, fold)
+    try:
+        path, _ = zoo.resolve_weights(zoo.split_name(model)[0], ref)
+        check_file(path)
+        check_head(path, outputs, f"dataset {spec.name} ({spec.title})", spec.regression)
+    except (CheckpointError, FileNotFoundError) as e:
+        per = f" for fold {fold}" if per_fold(model, recipe) else ""
+        raise RecipeError(f"{where + ': ' if where else ''}{model} on {spec.name}: weights{per}: {e}") from None

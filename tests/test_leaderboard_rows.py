@@ -112,12 +112,13 @@ def test_folds_run_with_other_runtime_fields_make_one_row(store):
 
 
 def test_a_fold_rescored_with_a_replaced_file_shows_its_newest_result(store, tmp_path):
-    """Per-fold weights 'm-{fold}.pth': fold2's file is replaced and fold2 scored again (a new key: another sha).
+    """Per-fold weights 'm-{fold}.pth' (starting weights here; the eval protocol's are grouped the same way):
+    fold2's file is replaced and fold2 run again (a new key: another sha).
     Both fold2 results belong to the one per-fold row; the row must show the newest, never whichever file the
     listing happens to read last. Checked both ways round (the store's file order is fixed by the signatures)."""
     for f in ("fold1", "fold2", "fold3"):
         (tmp_path / f"m-{f}.pth").write_bytes(f.encode())
-    request = suite_request("demo", "avfmae-micro", weights=str(tmp_path / "m-{fold}.pth"), protocol="eval")
+    request = suite_request("demo", "avfmae-micro", weights=str(tmp_path / "m-{fold}.pth"), protocol="paper")
     first = {k.fold: k for k in plan(request, store).keys}
     (tmp_path / "m-fold2.pth").write_bytes(b"another fine-tuned file")
     second = {k.fold: k for k in plan(request, store).keys}
