@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -80,6 +81,17 @@ def _safetensors_meta(path: Path) -> dict:
                               f"{type(e).__name__}: {e}). {_FIX}") from None
 
 
+def _refused_global(e: Exception) -> str:
+    """What torch's weights-only unpickler refused, e.g. 'posix.system', from its long message (which also
+    suggests weights_only=False or allow-listing the global, neither of which this project does)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
+    m = re.search(r"unsupported (?:global: )?GLOBAL ([\w.]+)", text, re.IGNORECASE)
+    if m:
+        return m[1]
+    line = next((ln.strip() for ln in text.splitlines() if "WeightsUnpickler" in ln or "GLOBAL" in ln), "")
+    return line[:200] or "not data"
+
+
 def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(state dict, metadata) from a .safetensors or a .pth/.pt/.bin file, unwrapping `model`/`module`."""
     path = Path(path)
@@ -97,8 +109,9 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise CheckpointError(
-            f"{path}: refused to unpickle it (it holds objects other than tensors and plain containers): {e}. "
-            "Load it once in a trusted environment and save `model.state_dict()` as safetensors.") from None
+            f"{path}: refused to unpickle it: it holds objects other than tensors and plain containers "
+            f"({_refused_global(e)}), and loading those can run code. Load it once in a trusted environment and "
+            "save `model.state_dict()` as safetensors.") from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a readable torch checkpoint (truncated or corrupt?): {e}. {_FIX}") from None
     if isinstance(obj, dict):
