@@ -89,8 +89,11 @@ def collect(store: ResultStore) -> tuple[list[Row], list]:
         weights = f"per-fold:{k.recipe.weights}" if is_per_fold(k.recipe.weights) else k.weights_sha
         # per-fold weights (one sha per fold): one row over the folds; the recipe without its runtime fields
         # (progress, threads: not part of a run's identity), so folds run with other switches share the row
+        recipe = k.recipe.identity()
+        if k.weights_by_sha:             # one file for all folds: its sha, not the path it was named by
+            recipe.pop("weights", None)
         ident = (k.model, weights, k.dataset, k.dataset_revision, k.protocol, k.protocol_version,
-                 Recipe.parse(k.recipe.identity()), k.config_hash)
+                 Recipe.parse(recipe), k.config_hash)
         try:
             registry.get(k.dataset)
         except KeyError:

@@ -90,12 +90,33 @@ class RunKey:
     def signature(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:12]
 
-    def canonical_json(self) -> str:
+    def canonical_json(self, legacy: bool = False) -> str:
         """The identity: every field, the recipe without its runtime fields (`to_dict` still carries them to the
-        job; they change how a run executes, not what it computes)."""
+        job; they change how a run executes, not what it computes), and without the path of one weights file
+        for every fold: `weights_sha` is the file's identity, so the same file named by another path (relative
+        or absolute, another folder, another machine) is the same run. Per-fold references (a '{fold}' pattern,
+        a mapping file) stay: each key holds one fold's sha, the reference names the set. `legacy`: the identity
+        before that change (the path kept), for results stored then."""
         d = self.to_dict()
         d["recipe"] = self.recipe.identity()
+        if not legacy and self.weights_by_sha:
+            d["recipe"].pop("weights", None)
         return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+    @property
+    def weights_by_sha(self) -> bool:
+        """Whether the recipe names one weights file for all folds, identified by `weights_sha`."""
+        from .foldweights import is_per_fold
+
+        return bool(self.recipe.weights) and bool(self.weights_sha) and not is_per_fold(self.recipe.weights)
+
+    @property
+    def legacy_signature(self) -> str | None:
+        """The signature this key had when the weights path was part of the identity (None where it is the same):
+        the store still finds results written under it."""
+        if not self.weights_by_sha:
+            return None
+        return hashlib.sha256(self.canonical_json(legacy=True).encode()).hexdigest()[:12]
 
     def same_run(self, other: "RunKey") -> bool:
         """Whether `other` is the same run: the same identity (`canonical_json`), whatever runtime fields

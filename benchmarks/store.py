@@ -186,7 +186,7 @@ class ResultStore:
         except (TypeError, ValueError) as e:
             self._report(Path(path), f"its 'key' is not a RunKey: {e}")
             return None
-        if stored.signature != Path(path).name.split(".")[0]:
+        if Path(path).name.split(".")[0] not in (stored.signature, stored.legacy_signature):
             self._report(Path(path), f"its key has signature {stored.signature}, not the file name's "
                                      "(hand-edited, or written by another version of RunKey)")
             return None
@@ -197,8 +197,12 @@ class ResultStore:
         return rec
 
     def get(self, key: RunKey) -> dict | None:
-        """The stored result (its ``"key"`` as a RunKey), or None when missing or unusable."""
-        return self.load(self.path(key), key)
+        """The stored result (its ``"key"`` as a RunKey), or None when missing or unusable; a result stored under
+        the key's legacy signature (RunKey.legacy_signature) counts."""
+        rec = self.load(self.path(key), key)
+        if rec is None and key.legacy_signature:
+            rec = self.load(self.path(key).with_name(f"{key.legacy_signature}.json"), key)
+        return rec
 
     def is_done(self, key: RunKey) -> bool:
         return self.get(key) is not None

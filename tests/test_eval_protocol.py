@@ -223,3 +223,30 @@ def test_unusable_weights_stop_the_command_when_it_is_planned(demo_env, tmp_path
                            folds=["fold1", "fold2"]), ResultStore())
     assert len(plan(suite_request("demo", MODEL, weights=str(tmp_path / "good.safetensors"), protocol="eval"),
                     ResultStore()).keys) == 3
+
+
+def test_one_file_named_by_another_path_is_the_same_run(demo_env, tmp_path, monkeypatch):
+    """The identity of a weights file is its sha256 (the RunKey's weights_sha), not the path it was named by:
+    'w.safetensors' from its folder, its absolute path and a copy elsewhere plan the same keys, and a result
+    stored by one is found by the others; another file (other bytes) makes other keys."""
+    import shutil
+
+    from benchmarks.store import ResultStore
+
+    w = _fine_tuned(tmp_path / "w.safetensors", note="a")
+    (tmp_path / "copy").mkdir()
+    shutil.copy(w, tmp_path / "copy" / "same bytes.safetensors")
+    other = _fine_tuned(tmp_path / "other.safetensors", note="b")
+    monkeypatch.chdir(tmp_path)
+
+    def keys(ref):
+        return plan(suite_request("demo", MODEL, weights=ref, protocol="eval", folds=["fold1"]), ResultStore()).keys
+    absolute, relative, copy, different = (keys(r) for r in (str(w), "w.safetensors",
+                                                             str(tmp_path / "copy" / "same bytes.safetensors"),
+                                                             str(other)))
+    assert absolute[0].recipe.weights != relative[0].recipe.weights
+    assert [k.signature for k in absolute] == [k.signature for k in relative] == [k.signature for k in copy]
+    assert [k.signature for k in different] != [k.signature for k in absolute]
+    store = ResultStore(tmp_path / "results")
+    store.put(absolute[0], {"scores": {"uar": 40.0}})
+    assert store.status(relative[0]) == store.status(copy[0]) == "done" and store.status(different[0]) == "missing"

@@ -214,3 +214,28 @@ def test_a_run_with_other_runtime_fields_finds_the_stored_result(tmp_path, caplo
         assert store.status(other) == "missing"
     assert store.problems == [] and "collision" not in caplog.text
     store.put(loud, {"scores": {"uar": 51.0}, "key": quiet})   # the carried key is the same run
+
+
+def test_a_result_stored_under_the_weights_path_signature_still_counts(tmp_path):
+    """Results stored when the weights path was part of the identity (the signature over the canonical JSON with
+    the recipe's `weights`, computed here with hashlib) are still found, listed and not reported as problems."""
+    import hashlib
+
+    key = make_key(recipe={"weights": "ckpts/ft.safetensors", "progress": False}, config_hash="c0ffee000000")
+    d = key.to_dict()
+    d["recipe"] = {"weights": "ckpts/ft.safetensors"}       # the old identity: runtime fields out, path in
+    old = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
+    assert old != key.signature
+    store = ResultStore(tmp_path / "results")
+    path = store.path(key).with_name(f"{old}.json")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"key": key.to_dict(), "scores": {"uar": 12.5}}))
+    assert store.status(key) == "done" and store.get(key)["scores"] == {"uar": 12.5}
+    assert [r["scores"] for r in store.iter_results()] == [{"uar": 12.5}] and store.problems == []
+    # the same file named by another path, another fold: one leaderboard row over both folds
+    from benchmarks.leaderboard_rows import collect
+
+    fold2 = make_key(fold=2, recipe={"weights": "/abs/ckpts/ft.safetensors"}, config_hash="c0ffee000000")
+    store.put(fold2, {"scores": {"uar": 37.5}})
+    rows, problems = collect(store)
+    assert problems == [] and len(rows) == 1 and sorted(rows[0].runs) == [("1", 0), ("2", 0)]
