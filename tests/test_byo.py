@@ -77,6 +77,34 @@ def test_contract_errors_are_clear(own):
     assert zoo.get_spec("byo_ok:create").input.target_length == 128
 
 
+def test_a_module_or_factory_that_fails_is_named_with_file_and_line(own):
+    """A syntax error, an exception at import time, a missing dependency and a factory that raises: each is an
+    AdapterError naming the file and line the test wrote (they were tracebacks, and a missing dependency was
+    blamed on PYTHONPATH, where the module itself had been found); planning turns it into a RecipeError."""
+    from benchmarks.datasets import registry
+    from benchmarks.plan import check_adapter
+    from benchmarks.recipe import Recipe, RecipeError
+
+    (own / "byo_syntax.py").write_text("import torch\ndef create(:\n    pass\n")
+    (own / "byo_zero.py").write_text("import os\n\nRATE = 1 / 0\n")
+    (own / "byo_dep.py").write_text("import torch\nimport byo_no_such_dependency\n")
+    path = write_module(own, "byo_factory_fails")
+    text = path.read_text().replace("    class M(nn.Module):", "    raise RuntimeError('no GPU here')\n    class M(nn.Module):")
+    path.write_text(text)
+    line = text.splitlines().index("    raise RuntimeError('no GPU here')") + 1
+    cases = {"byo_syntax:create": rf"{own / 'byo_syntax.py'}:2: syntax error",
+             "byo_zero:create": rf"raised ZeroDivisionError: division by zero \({own / 'byo_zero.py'}:3\)",
+             "byo_dep:create": rf"'byo_dep' was found, but importing it failed \({own / 'byo_dep.py'}:2\): No module "
+                               r"named 'byo_no_such_dependency'\. Install 'byo_no_such_dependency'",
+             "byo_factory_fails:create": rf"create\(6\) raised RuntimeError: no GPU here \({path}:{line}\)"}
+    for ref, want in cases.items():
+        with pytest.raises(zoo.AdapterError, match=want) as e:
+            zoo.create_model(ref, num_classes=6)
+        assert "PYTHONPATH" not in str(e.value), ref
+        with pytest.raises(RecipeError, match=want):      # what the planner calls (test_plan_fails_early...)
+            check_adapter(ref, registry.get("demo"), Recipe(), 6)
+
+
 def test_plan_fails_early_on_a_broken_model(own, tmp_path, monkeypatch):
     from benchmarks.plan import Request, plan
     from benchmarks.recipe import RecipeError
