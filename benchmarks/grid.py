@@ -21,19 +21,26 @@ from .request import add_grid_args, grid_request_from_args
 from .store import ResultStore
 
 
-def main(argv=None) -> int:
-    from .executors import resolve_executor
-    from .run import finish, print_plan, submit
-
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.grid", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("name", help="grid name (file in benchmarks/grids/), or `list`")
     add_grid_args(ap)
-    ap.add_argument("--executor", default="auto", choices=["auto", "inline", "local", "slurm"])
-    ap.add_argument("--parallel", type=int, default=None, help="array throttle: at most this many at once")
+    ap.add_argument("--executor", default="auto", choices=["auto", "inline", "local", "slurm"],
+                    help="auto (default): slurm where a SLURM cluster answers, else inline")
+    ap.add_argument("--parallel", type=int, default=None,
+                    help="array throttle: at most this many at once (default: no limit)")
     ap.add_argument("--dry-run", action="store_true", help="print the table of runs and stop")
     ap.add_argument("--no-wait", action="store_true", help="submit and return (follow with benchmarks.status)")
-    ap.add_argument("--results", help="result store folder")
+    ap.add_argument("--results", help="result store folder (default $AVF_RESULTS_DIR or runs/results)")
+    return ap
+
+
+def main(argv=None) -> int:
+    from .executors import resolve_executor
+    from .run import finish, print_plan, submit
+
+    ap = build_parser()
     args = ap.parse_args(argv)
     if args.name == "list":
         for name in available():

@@ -103,3 +103,23 @@ def test_a_multi_line_error_keeps_its_details_in_the_failed_line(tmp_path, capsy
     tb = "Traceback (most recent call last):\n  File \"x.py\", line 3, in f\n    g()\nValueError: bad label 9\n" \
          "submitit WARNING (x) Bypassing signal SIGTERM\n"
     assert S.last_error_line(tb) == "ValueError: bad label 9"
+
+
+def test_every_option_of_the_run_status_and_grid_commands_is_explained_with_its_default():
+    """`--help`: each option has a text, and where it has a default (a value, or a behaviour when left out) the
+    text says 'default'. --seeds had no text at all; --weights, --folds, --limit, --parallel, --results did not
+    say what happens without them."""
+    import argparse
+
+    from benchmarks import grid, status
+
+    for parser in (R.build_parser(), status.build_parser(), grid.build_parser()):
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction) or action.required:
+                continue
+            name = "/".join(action.option_strings) or action.dest
+            assert action.help, f"{parser.prog} {name}: no help text"
+            if isinstance(action, argparse._StoreTrueAction) or action.dest in ("name", "overrides", "models",
+                                                                                "datasets", "cpu"):
+                continue        # a switch, or the grid's own values replaced ('replace the grid's models')
+            assert "default" in action.help.lower(), f"{parser.prog} {name}: help does not say its default"
