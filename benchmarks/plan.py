@@ -163,6 +163,7 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
     store = store or ResultStore()
     proto = get_protocol(request.protocol)
     out = RunPlan()
+    check_folds(request)
     specs = []
     for name in request.datasets:
         spec = registry.get(name)
@@ -203,6 +204,20 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
     for args in to_check.values():       # after every file was found: a missing one is named first
         check_eval_weights(*args, where=request.label)
     return out
+
+
+def check_folds(request: Request) -> None:
+    """Every fold the request names is a fold of one of its datasets: a RecipeError listing the valid names
+    otherwise (a name that matches nothing planned no run, and the command ended '0 runs')."""
+    if not request.folds:
+        return
+    specs = [registry.get(name) for name in request.datasets]
+    unknown = [f for f in request.folds if not any(str(f) in spec.folds for spec in specs)]
+    if unknown:
+        valid = "; ".join(f"{spec.name}: {', '.join(spec.folds[:6])}{' ...' if len(spec.folds) > 6 else ''}"
+                          for spec in specs)
+        raise RecipeError(f"{request.label + ': ' if request.label else ''}--folds {' '.join(map(str, unknown))}: "
+                          f"no such fold (the folds are {valid})")
 
 
 def single_weights_sha(model: str, recipe: Recipe, where: str = "") -> str:
