@@ -87,13 +87,11 @@ def collect(store: ResultStore) -> tuple[list[Row], list]:
     for rec in results:
         k = rec["key"]
         weights = f"per-fold:{k.recipe.weights}" if is_per_fold(k.recipe.weights) else k.weights_sha
-        # per-fold weights (one sha per fold): one row over the folds; the recipe without its runtime fields
-        # (progress, threads: not part of a run's identity), so folds run with other switches share the row
-        recipe = k.recipe.identity()
-        if k.weights_by_sha:             # one file for all folds: its sha, not the path it was named by
-            recipe.pop("weights", None)
+        # per-fold weights (one sha per fold): one row over the folds; the recipe as the run's identity has it
+        # (no runtime fields, no path of a one-file weights reference), so folds run with other switches or
+        # another path to the same file share the row
         ident = (k.model, weights, k.dataset, k.dataset_revision, k.protocol, k.protocol_version,
-                 Recipe.parse(recipe), k.config_hash)
+                 Recipe.parse(k.identity_recipe()), k.config_hash)
         try:
             registry.get(k.dataset)
         except KeyError:

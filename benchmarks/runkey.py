@@ -95,13 +95,27 @@ class RunKey:
         job; they change how a run executes, not what it computes), and without the path of one weights file
         for every fold: `weights_sha` is the file's identity, so the same file named by another path (relative
         or absolute, another folder, another machine) is the same run. Per-fold references (a '{fold}' pattern,
-        a mapping file) stay: each key holds one fold's sha, the reference names the set. `legacy`: the identity
-        before that change (the path kept), for results stored then."""
+        a mapping file) stay: each key holds one fold's sha, the reference names the set (see `identity_recipe`).
+        `legacy`: the identity before these changes (path and batch size kept), for results stored then."""
         d = self.to_dict()
-        d["recipe"] = self.recipe.identity()
-        if not legacy and self.weights_by_sha:
-            d["recipe"].pop("weights", None)
+        d["recipe"] = self.recipe.identity() if legacy else self.identity_recipe()
         return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+    def identity_recipe(self) -> dict:
+        """The recipe's part of the identity (flat form): `Recipe.identity()` without the path of a weights file
+        identified by `weights_sha`, and for the eval protocol without the fields that only say how its test
+        runs (EVAL_RUN_ONLY: batch size), which its config hash leaves out too."""
+        from .protocols import PROTOCOLS
+        from .recipe import EVAL_RUN_ONLY
+
+        items = self.recipe.identity()
+        if self.weights_by_sha:
+            items.pop("weights", None)
+        proto = PROTOCOLS.get(self.protocol)
+        if proto is not None and proto.kind == "eval":
+            for f in EVAL_RUN_ONLY:
+                items.pop(f"stage3.{f}", None)
+        return items
 
     @property
     def weights_by_sha(self) -> bool:
@@ -112,11 +126,10 @@ class RunKey:
 
     @property
     def legacy_signature(self) -> str | None:
-        """The signature this key had when the weights path was part of the identity (None where it is the same):
-        the store still finds results written under it."""
-        if not self.weights_by_sha:
-            return None
-        return hashlib.sha256(self.canonical_json(legacy=True).encode()).hexdigest()[:12]
+        """The signature this key had when the weights path and the eval protocol's batch size were part of the
+        identity (None where it is the same): the store still finds results written under it."""
+        old = hashlib.sha256(self.canonical_json(legacy=True).encode()).hexdigest()[:12]
+        return None if old == self.signature else old
 
     def same_run(self, other: "RunKey") -> bool:
         """Whether `other` is the same run: the same identity (`canonical_json`), whatever runtime fields

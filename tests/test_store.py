@@ -239,3 +239,26 @@ def test_a_result_stored_under_the_weights_path_signature_still_counts(tmp_path)
     store.put(fold2, {"scores": {"uar": 37.5}})
     rows, problems = collect(store)
     assert problems == [] and len(rows) == 1 and sorted(rows[0].runs) == [("1", 0), ("2", 0)]
+
+
+def test_an_eval_run_with_another_batch_size_is_the_same_run(tmp_path):
+    """The eval protocol trains nothing: its batch size says how the test runs, not what it computes (its config
+    hash leaves it out), so `--set batch_size=4` finds the result of batch_size=8; a result stored before (under
+    the signature with the batch size, computed here with hashlib) is found by the same command. A training
+    protocol keeps the batch size in the identity."""
+    import hashlib
+
+    eight = make_key(protocol="eval", recipe={"stage3.batch_size": 8}, config_hash="e0e0e0e0e0e0")
+    four = make_key(protocol="eval", recipe={"stage3.batch_size": 4}, config_hash="e0e0e0e0e0e0")
+    assert eight.signature == four.signature == make_key(protocol="eval", config_hash="e0e0e0e0e0e0").signature
+    assert make_key(recipe={"stage3.batch_size": 8}).signature != make_key(recipe={"stage3.batch_size": 4}).signature
+    d = eight.to_dict()
+    old = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
+    store = ResultStore(tmp_path / "results")
+    path = store.path(eight).with_name(f"{old}.json")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"key": eight.to_dict(), "scores": {"uar": 20.0}}))
+    assert store.status(eight) == "done" and store.get(eight)["scores"] == {"uar": 20.0} and store.problems == []
+    fresh = ResultStore(tmp_path / "fresh")
+    fresh.put(eight, {"scores": {"uar": 21.0}})
+    assert fresh.status(four) == "done" and fresh.get(four)["scores"] == {"uar": 21.0} and fresh.problems == []
