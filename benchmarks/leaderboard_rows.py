@@ -6,12 +6,14 @@ only, never from logs; benchmarks.leaderboard_tables and benchmarks.leaderboard_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from avfmae import metrics as M
 from . import clip_predictions
 from .datasets import registry
 from .foldweights import is_per_fold
 from .gridspec import REFERENCE
+from .plan import PIPELINE_WEIGHTS
 from .recipe import Recipe
 from .store import ResultStore
 
@@ -49,9 +51,20 @@ class Row:
     def variant(self) -> str:
         """How the row's runs were made, enough to tell two rows of one model apart."""
         parts = [("reference: " if self.reference_of else "") + self.recipe.variant()]
+        if self.given_weights:
+            parts.append(self.given_weights)
         if self.recipe.limit:
             parts.append(f"first {self.recipe.limit} clips")
         return ", ".join(p for p in parts if p != "default" or len(parts) == 1) + f" [cfg {self.config_hash[:6]}]"
+
+    @property
+    def given_weights(self) -> str:
+        """'weights 1a2b3c4d' (the sha of the one file) or 'weights per fold (name)' for weights given with the
+        command (--weights, a zoo tag), so rows of one model from two checkpoints differ by more than their cfg
+        hash; '' for random init and pipeline-trained starting weights."""
+        if self.weights.startswith("per-fold:"):
+            return f"weights per fold ({Path(self.weights.split(':', 1)[1]).name})"
+        return f"weights {self.weights[:8]}" if self.weights and self.weights != PIPELINE_WEIGHTS else ""
 
     def folds_done(self) -> set:
         return {f for f, _ in self.runs}

@@ -86,7 +86,8 @@ def main_table(rows: list[Row]) -> str:
                    "baseline). Model columns: ours, with the difference to the paper's number for that size.\n"
                    + CI_NOTE)
     heads = ["dataset", "task", "metric"] + [f"paper {m}" for m in PAPER_MODELS] + models
-    notes = [f"- {model} on {r.dataset}: {r.protocol}-{r.version}, weights {r.weights or 'random init'}, {r.variant}"
+    notes = [f"- {model} on {r.dataset}: {r.protocol}-{r.version}, "
+             + ("" if r.given_weights else f"weights {r.weights or 'random init'}, ") + r.variant
              + _ci_unit_note(r) for model in models for r in shown[model]]
     shown_note = ("\n\nEach model cell shows one row of runs (complete before partial, full data before quick "
                   "looks, then more folds, then the newest); `folds.md` lists every row:\n\n" + "\n".join(notes)

@@ -130,3 +130,28 @@ def test_a_fold_rescored_with_a_replaced_file_shows_its_newest_result(store, tmp
         rows, problems = leaderboard_rows.collect(store)
         assert problems == [] and len(rows) == 1 and rows[0].complete
         assert rows[0].metric("uar").mean == pytest.approx((30 + want + 90) / 3), (old_day, new_day)
+
+
+def test_rows_of_two_weights_files_say_which_file(store, tmp_path):
+    """One model fine-tuned from two files: two rows whose variant names each file's sha256 (computed here with
+    hashlib), not only a cfg hash; a row from random init names no weights, and the main table's note says the
+    weights once."""
+    import hashlib
+
+    shas = {}
+    for name in ("a.pth", "b.pth"):
+        (tmp_path / name).write_bytes(name.encode() * 100)
+        shas[name] = hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()[:8]
+        keys = plan(suite_request("demo", "avfmae-micro", weights=str(tmp_path / name)), store).keys
+        _put(store, keys, [50, 50, 50], "2026-01-01T00:00:00+00:00")
+    _put(store, plan(suite_request("demo", "avfmae-micro", items={"stages": "3"}), store).keys, [40, 40, 40],
+         "2026-01-01T00:00:00+00:00")
+    files, problems = leaderboard.render(store)
+    assert problems == []
+    variants = sorted(ln.split("|")[3].strip() for ln in files["cea.md"].splitlines() if ln.startswith("| Synthetic"))
+    assert len(variants) == 3
+    assert sum(f"weights {shas['a.pth']}" in v for v in variants) == 1
+    assert sum(f"weights {shas['b.pth']}" in v for v in variants) == 1
+    assert sum("weights" not in v for v in variants) == 1
+    note = next(ln for ln in files["main.md"].splitlines() if ln.startswith("- avfmae-micro on demo"))
+    assert note.count("weights") == 1, note
