@@ -197,6 +197,53 @@ def test_late_fusion_fine_tunes_and_probes_inline_and_shows_in_the_leaderboards(
     assert LATE in (leaderboard.default_out(store) / "cea.md").read_text()
 
 
+def test_eval_protocol_scores_the_weights_of_a_model_of_your_own(demo, own, tmp_path):
+    """--protocol eval with a model of your own whose head is called `fc` (not the zoo's `head`): its factory
+    loads the file, and the run scores it (it failed: 'no task head (head.weight)'). The weights make every clip
+    class 2 (zero weights, bias one-hot), so WAR is the share of class-2 clips among the first 6 of fold1's test
+    split, counted here from the manifest."""
+    from avfmae.data.manifest import read_manifest
+    from benchmarks import run
+    from benchmarks.datasets import registry
+    from benchmarks.store import ResultStore
+
+    (own / "byo_fc.py").write_text(textwrap.dedent('''
+        import torch
+        from torch import nn
+        from avfmae.zoo import InputContract, adapter
+
+        class M(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                self.proj = nn.Linear(4, 8)
+                self.fc = nn.Linear(8, n) if n else None
+            def forward_features(self, video, audio):
+                return self.proj(torch.cat([video.mean((2, 3, 4)), audio.mean((1, 2, 3))[:, None]], 1))
+            def forward(self, video, audio):
+                return self.fc(self.forward_features(video, audio))
+
+        @adapter(InputContract(num_frames=8, img_size=64, num_mel_bins=64, target_length=128))
+        def create(num_classes, weights=None):
+            m = M(num_classes)
+            if weights:
+                m.load_state_dict(torch.load(weights, weights_only=True))
+            return m
+        '''))
+    import byo_fc
+    spec = registry.get("demo")
+    m = byo_fc.M(spec.num_classes)
+    with torch.no_grad():
+        m.fc.weight.zero_()
+        m.fc.bias.copy_(torch.nn.functional.one_hot(torch.tensor(2), spec.num_classes).float() * 5)
+    torch.save(m.state_dict(), tmp_path / "fc.pth")
+    argv = ["--model", "byo_fc:create", "--weights", str(tmp_path / "fc.pth"), "--protocol", "eval", "--suite",
+            "demo", "--folds", "fold1", "--limit", "6", "--executor", "inline", "--set", "progress=false"]
+    assert run.main(argv) == 0
+    (rec,) = [r for r in ResultStore().iter_results() if r["key"].model == "byo_fc:create"]
+    targets = [r.target for r in read_manifest(spec.split_file("fold1", "test"))[:6]]
+    assert rec["n_test"] == 6 and rec["scores"]["war"] == pytest.approx(100 * targets.count(2) / 6)
+
+
 def test_a_local_subprocess_imports_a_model_from_pythonpath(demo, own):
     from benchmarks import run
     from benchmarks.store import ResultStore
