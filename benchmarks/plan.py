@@ -145,14 +145,15 @@ def template_hash(model: str, spec: DatasetSpec, revision: str, protocol, recipe
                           f"{spec.name}: {e}") from None
 
 
-def check_adapter(model: str, spec: DatasetSpec, recipe: Recipe, outputs: int, where: str = "") -> None:
+def check_adapter(model: str, spec: DatasetSpec, recipe: Recipe, outputs: int, where: str = "",
+                  fold: str | None = None) -> None:
     """A model of your own ("pkg.module:factory", avfmae.zoo.adapters): build it with `outputs` head outputs
-    (0 for the probe protocol) and its weights, and run one dummy batch at its input contract, so a broken
-    factory fails at planning, not in a job."""
+    (0 for the probe protocol) and its weights (per-fold weights: `fold`'s file), and run one dummy batch at its
+    input contract, so a broken factory fails at planning, not in a job."""
     from avfmae import zoo
 
     try:
-        zoo.create_model(model, num_classes=outputs, weights=init_reference(model, recipe))
+        zoo.create_model(model, num_classes=outputs, weights=init_reference(model, recipe, fold))
     except (zoo.AdapterError, FileNotFoundError) as e:
         raise RecipeError(f"{where + ': ' if where else ''}{model} on {spec.name}: {e}") from None
 
@@ -184,10 +185,12 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
                 config_hash = template_hash(model, spec, revision, proto, recipe, identity_init(model, recipe, sha),
                                             request.label)
                 outputs = 0 if proto.kind == "probe" else (len(spec.labels) if spec.regression else spec.num_classes)
-                if ":" in model and (model, recipe.weights, outputs) not in checked:
-                    check_adapter(model, spec, recipe, outputs, request.label)
-                    checked.add((model, recipe.weights, outputs))
                 folds = list(spec.folds) if not request.folds else [f for f in spec.folds if f in request.folds]
+                if ":" in model and folds and (model, recipe.weights, outputs) not in checked:
+                    if fold_wise:        # the first fold's file exists (else its sha names it as missing)
+                        fold_weights_sha(model, recipe, folds[0])
+                    check_adapter(model, spec, recipe, outputs, request.label, folds[0] if fold_wise else None)
+                    checked.add((model, recipe.weights, outputs))
                 for fold in folds:
                     fsha = sha
                     if fold_wise:

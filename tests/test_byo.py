@@ -242,6 +242,12 @@ def test_eval_protocol_scores_the_weights_of_a_model_of_your_own(demo, own, tmp_
     (rec,) = [r for r in ResultStore().iter_results() if r["key"].model == "byo_fc:create"]
     targets = [r.target for r in read_manifest(spec.split_file("fold1", "test"))[:6]]
     assert rec["n_test"] == 6 and rec["scores"]["war"] == pytest.approx(100 * targets.count(2) / 6)
+    # per-fold weights ('fc-{fold}.pth'): planning built the model from the fold's file, not from the pattern
+    (tmp_path / "fc-fold1.pth").write_bytes((tmp_path / "fc.pth").read_bytes())
+    argv[argv.index("--weights") + 1] = str(tmp_path / "fc-{fold}.pth")
+    assert run.main(argv) == 0
+    recs = [r for r in ResultStore().iter_results() if r["key"].model == "byo_fc:create"]
+    assert len(recs) == 2 and {r["scores"]["war"] for r in recs} == {rec["scores"]["war"]}
 
 
 def test_a_local_subprocess_imports_a_model_from_pythonpath(demo, own):
