@@ -11,7 +11,7 @@ import dataclasses
 
 from .plan import Request
 from .protocols import PROTOCOLS
-from .recipe import Recipe, applicable
+from .recipe import Recipe, RecipeError, applicable
 from .suites import get_suite
 
 
@@ -74,9 +74,13 @@ def suite_request(suite_name: str, model: str, *, weights: str | None = None, da
     if suite.preset != "paper" and kind != "probe":
         base["preset"] = suite.preset
     own = ":" in model      # a model of your own (pkg.module:factory): no zoo tag, no pre-training stages
+    if weights is not None and "." in model and not own:
+        base_name, tag = model.split(".", 1)
+        raise RecipeError(f"--model {model} already names its weights (tag {tag!r}), so --weights {weights} would "
+                          f"not be used: drop --weights, or pass --model {base_name} --weights {weights}")
     if suite.stages != "3" and weights is None and "." not in model and not own and trains:
         base["stages"] = suite.stages
-    if weights is not None and ("." not in model or own):
+    if weights is not None:
         base["weights"] = str(weights)
     if limit:
         base["limit"] = limit

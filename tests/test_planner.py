@@ -222,3 +222,12 @@ def test_a_fold_name_that_matches_no_dataset_is_a_planning_error(demo_env, capsy
     assert "no such fold" in capsys.readouterr().err
     assert [k.fold for k in plan(suite_request("demo", "avfmae-micro", folds=["fold2"]), ResultStore()).keys] == \
         ["fold2"] * len(plan(suite_request("demo", "avfmae-micro", folds=["fold2"]), ResultStore()).keys)
+
+
+def test_weights_given_beside_a_model_tag_are_refused_not_ignored(demo_env, capsys):
+    """`--model avfmae-micro.mytag --weights other.pth`: the tag's weights were scored and --weights dropped
+    without a word (the key and the tables said the tag); now an error saying which to drop."""
+    with pytest.raises(RecipeError, match=r"avfmae-micro\.mytag already names its weights .*--weights other\.pth"):
+        suite_request("demo", "avfmae-micro.mytag", weights="other.pth", protocol="eval")
+    assert run.main(["--model", "avfmae-micro.mytag", "--weights", "other.pth", "--protocol", "eval", "--dry-run"]) == 2
+    assert "drop --weights" in capsys.readouterr().err
