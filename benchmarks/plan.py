@@ -175,8 +175,8 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
     shas: dict[tuple, str] = {}
     checked: set[tuple] = set()
     to_check: dict[tuple, tuple] = {}    # eval weights to open, once per file and head size
-    for model in request.models:
-        for recipe in request.recipes:
+    for model in dict.fromkeys(request.models):      # a name or seed given twice is planned once
+        for recipe in dict.fromkeys(request.recipes):
             fold_wise = per_fold(model, recipe)      # then each fold's sha goes into its own key
             if not fold_wise and (model, recipe.weights) not in shas:
                 shas[model, recipe.weights] = single_weights_sha(model, recipe, request.label)
@@ -197,7 +197,7 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
                         if (model, recipe.weights, fold) not in shas:
                             shas[model, recipe.weights, fold] = fold_weights_sha(model, recipe, fold)
                         fsha = shas[model, recipe.weights, fold]
-                    for seed in request.seeds:
+                    for seed in dict.fromkeys(int(s) for s in request.seeds):
                         key = RunKey(model=model, weights_sha=fsha[:16], dataset=spec.name,
                                      dataset_revision=revision, protocol=proto.name, protocol_version=proto.version,
                                      fold=fold, seed=int(seed), recipe=recipe, config_hash=config_hash)

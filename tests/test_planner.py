@@ -231,3 +231,13 @@ def test_weights_given_beside_a_model_tag_are_refused_not_ignored(demo_env, caps
         suite_request("demo", "avfmae-micro.mytag", weights="other.pth", protocol="eval")
     assert run.main(["--model", "avfmae-micro.mytag", "--weights", "other.pth", "--protocol", "eval", "--dry-run"]) == 2
     assert "drop --weights" in capsys.readouterr().err
+
+
+def test_a_seed_or_model_given_twice_is_planned_once(demo_env):
+    """`--seeds 0 0 1` planned fold x 3 runs, two with one key (the same run submitted twice, '3 runs' counted)."""
+    keys = plan(suite_request("demo", "avfmae-micro", folds=["fold1"], seeds=[0, 0, 1], items={"stages": "3"}),
+                ResultStore()).keys
+    assert sorted(k.seed for k in keys) == [0, 1] and len({k.signature for k in keys}) == 2
+    grid = plan(grid_request("masking", models=["avfmae-micro", "avfmae-micro"], datasets=["demo"], folds=["fold1"],
+                             cpu=True), ResultStore()).keys
+    assert len(grid) == len({k.signature for k in grid})
