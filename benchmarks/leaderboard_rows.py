@@ -120,10 +120,20 @@ def collect(store: ResultStore) -> tuple[list[Row], list]:
                                                 r.config_hash)), problems
 
 
+def fine_tuned(row: Row) -> bool:
+    """Whether the row scores a fine-tuned model (fine-tuning protocols, or eval of given fine-tuned weights):
+    what the paper's numbers are; a linear probe on frozen features is another quantity."""
+    from .protocols import PROTOCOLS
+
+    proto = PROTOCOLS.get(row.protocol)
+    return proto is None or proto.kind != "probe"
+
+
 def shown_row(rows: list[Row]) -> Row | None:
     """The row a main-table cell shows among one model's rows on one dataset: complete rows before partial ones,
-    full data before `limit` quick looks, more folds and seeds first, then the newest. Never merely the first."""
+    fine-tuned before linear-probe rows (the paper columns beside them are fine-tuned numbers), full data before
+    `limit` quick looks, more folds and seeds first, then the newest. Never merely the first."""
     if not rows:
         return None
-    return max(rows, key=lambda r: (r.complete, not r.recipe.limit, len(r.folds_done() & set(r.spec.folds)),
-                                    len(r.runs), r.newest(), r.config_hash))
+    return max(rows, key=lambda r: (r.complete, fine_tuned(r), not r.recipe.limit,
+                                    len(r.folds_done() & set(r.spec.folds)), len(r.runs), r.newest(), r.config_hash))

@@ -12,7 +12,7 @@ from tabulate import tabulate
 from avfmae import metrics as M
 from . import clip_predictions
 from .datasets import registry
-from .leaderboard_rows import Row, shown_row
+from .leaderboard_rows import Row, fine_tuned, shown_row
 
 TASK_TITLES = {"CEA": "Categorical emotion analysis", "DEA": "Dimensional emotion analysis",
                "MER": "Micro-expression recognition"}
@@ -77,7 +77,7 @@ def main_table(rows: list[Row]) -> str:
             shown[model].append(row)
             agg = row.metric(spec.main_metric)
             ours = format_cell(agg, ci=row.interval(spec.main_metric))
-            paper = _paper(spec, model, spec.main_metric)
+            paper = _paper(spec, model, spec.main_metric) if fine_tuned(row) else None   # no Δ for a probe
             if paper is not None and agg is not None and agg.complete:
                 ours += f" (Δ {agg.mean - paper:+.2f})"
             line.append(ours)

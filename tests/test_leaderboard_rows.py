@@ -155,3 +155,34 @@ def test_rows_of_two_weights_files_say_which_file(store, tmp_path):
     assert sum("weights" not in v for v in variants) == 1
     note = next(ln for ln in files["main.md"].splitlines() if ln.startswith("- avfmae-micro on demo"))
     assert note.count("weights") == 1, note
+
+
+def test_the_main_table_compares_fine_tuned_rows_with_the_paper_not_a_probe(tmp_path, monkeypatch):
+    """avfmae-base on MAFW (11): a complete paper-protocol row and a newer complete linear-probe row. The cell
+    shows the fine-tuned mean with its Δ to the paper's fine-tuned number (the row it sits beside); with only the
+    probe row, the cell shows the probe's mean without a Δ."""
+    from benchmarks.datasets import registry
+    from benchmarks.runkey import RunKey
+
+    use_env(monkeypatch, tmp_path)       # no data needed: results are put straight into the store
+    store = ResultStore()
+    spec = registry.get("mafw-11")
+    paper_uar = spec.paper["avfmae-base"]["uar"]
+
+    def put(protocol, uars, day):
+        keys = [RunKey("avfmae-base", "", spec.name, "rev", protocol, "v1", f, 0, config_hash=f"{protocol}00")
+                for f in spec.folds]
+        _put(store, keys, uars, f"2026-01-{day}T00:00:00+00:00")
+    put("probe", [30, 30, 30, 30, 40], "05")
+
+    def cell():
+        files, problems = leaderboard.render(store)
+        assert problems == []
+        line = next(ln for ln in files["main.md"].splitlines() if ln.startswith(f"| {spec.title} "))
+        header = next(ln for ln in files["main.md"].splitlines() if ln.startswith("| dataset"))
+        cols = [c.strip() for c in header.strip("|").split("|")]
+        return [c.strip() for c in line.strip("|").split("|")][cols.index("avfmae-base")]
+    assert cell().startswith(f"{32:.2f}") and "Δ" not in cell()
+    put("paper", [40, 45, 50, 40, 45], "01")
+    mean = (40 + 45 + 50 + 40 + 45) / 5
+    assert cell().startswith(f"{mean:.2f}") and f"(Δ {mean - paper_uar:+.2f})" in cell(), cell()
