@@ -233,19 +233,23 @@ def single_weights_sha(model: str, recipe: Recipe, where: str = "") -> str:
 
 
 def check_eval_weights(model: str, recipe: Recipe, spec: DatasetSpec, fold: str, outputs: int, where: str = "") -> None:
-    """The eval protocol scores a checkpoint as it is: its file must be whole and safe to read, and its head must
-    have the dataset's class count (regression: targets). Checked when the command is planned, once per file,
+    """The eval protocol scores a checkpoint as it is: its file must be whole and safe to read, its head must
+    have the dataset's class count (regression: targets), and its keys must fit the model (names and shapes,
+    checked on a meta-device model: nothing is allocated). Checked when the command is planned, once per file,
     so a pre-trained (headless) file, another task's head or a corrupt or unsafe file stops the command before
     any job is submitted (`avfmae.train.evaluate` checks again before reading clips)."""
     from avfmae import zoo
     from avfmae.train.evaluate import check_head
     from avfmae.zoo.checkpoint import CheckpointError, check_file
 
+    from .resolve import derive_model
+
     ref = init_reference(model, recipe, fold)
     try:
         path, _ = zoo.resolve_weights(zoo.split_name(model)[0], ref)
         check_file(path)
         check_head(path, outputs, f"dataset {spec.name} ({spec.title})", spec.regression)
+        zoo.check_weights(derive_model(model, recipe), str(path), num_classes=outputs)   # key names and shapes
     except (CheckpointError, FileNotFoundError) as e:
         per = f" for fold {fold}" if per_fold(model, recipe) else ""
         raise RecipeError(f"{where + ': ' if where else ''}{model} on {spec.name}: weights{per}: {e}") from None

@@ -215,6 +215,17 @@ def test_unusable_weights_stop_the_command_when_it_is_planned(demo_env, tmp_path
         assert run.main(["--model", MODEL, "--suite", "demo", "--executor", "inline", "--protocol", "eval",
                          "--weights", str(tmp_path / name)]) == 2
         assert name in capsys.readouterr().err
+    # keys that do not fit the model (found on a meta-device model, before any job): named with the file
+    first = next(k for k in state if k.startswith("encoder.blocks.0."))
+    save_file({k: v for k, v in state.items() if k != first}, str(tmp_path / "lacks.safetensors"))
+    save_file({**state, "extra.weight": torch.zeros(3)}, str(tmp_path / "extra.safetensors"))
+    widened = {k: (torch.zeros(*v.shape[:-1], v.shape[-1] + 1) if k == first else v) for k, v in state.items()}
+    save_file(widened, str(tmp_path / "widened.safetensors"))
+    fits = {"lacks.safetensors": rf"missing \(1\): \['{first}'\]", "extra.safetensors": r"unexpected \(1\): \['extra.weight'\]",
+            "widened.safetensors": rf"wrong shape \(1\): \['{first}: checkpoint"}
+    for name, why in fits.items():
+        with pytest.raises(RecipeError, match=rf"(?s){name} does not fit .*{why}"):
+            plan(suite_request("demo", MODEL, weights=str(tmp_path / name), protocol="eval"), ResultStore())
     # per fold: the fold is named
     (tmp_path / "m-fold1.safetensors").write_bytes((tmp_path / "good.safetensors").read_bytes())
     (tmp_path / "m-fold2.safetensors").write_bytes((tmp_path / "backbone.safetensors").read_bytes())
