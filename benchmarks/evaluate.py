@@ -65,7 +65,15 @@ def resolve_key(key: RunKey, work: Path) -> Resolved:
 
 
 def score(spec, clip_ids, targets, scores) -> tuple[dict, list | None]:
-    """The dataset's metrics on one fold's test predictions (percent), plus the confusion matrix."""
+    """The dataset's metrics on one fold's test predictions (percent), plus the confusion matrix. Outputs that
+    are not finite (a NaN in the weights, an fp16 overflow) are an error naming the clips: argmax over NaN picks
+    class 0, which would be stored as a plausible-looking score."""
+    bad = [c for c, row in zip(clip_ids, np.asarray(scores, dtype=float).reshape(len(clip_ids), -1))
+           if not np.isfinite(row).all()]
+    if bad:
+        raise ValueError(f"{spec.name}: the model's outputs are not finite (NaN or inf) for {len(bad)} of "
+                         f"{len(clip_ids)} test clips (first: {', '.join(map(str, bad[:5]))}); no score is stored. "
+                         "Check the weights for NaNs, or run the test without amp")
     groups = M.group_ids(clip_ids, spec.group_pattern) if spec.group_pattern else None
     if spec.regression:
         out = M.compute(spec.metrics, np.asarray(targets), np.asarray(scores), groups=groups, targets=spec.labels)

@@ -74,8 +74,10 @@ def fold_reference(ref: str, fold: str) -> str:
     path = Path(ref).expanduser()
     mapping = read_mapping(path)
     if str(fold) not in mapping:
+        add = f'an entry "{fold}": "path/to/weights"' if path.suffix.lower() == ".json" else \
+            f"a line '{fold}<TAB>path/to/weights'"
         raise FoldWeightsError(f"{path}: no weights for fold {fold!r} (folds given: {', '.join(mapping) or 'none'});"
-                               f" add a line '{fold}<TAB>path/to/weights'")
+                               f" add {add}")
     return mapping[str(fold)]
 
 

@@ -5,9 +5,10 @@
     python -m benchmarks.grid masking --executor slurm   # submit only the missing runs (job arrays)
 
 A grid is model(s) x variants x datasets x folds x seeds. A variant is a dict of recipe items (benchmarks.recipe)
-recorded in each run key and checked when the grid is planned: model-architecture fields go to the model (`arch.<field>`, e.g. arch.fusion_depth=1), stage-3 fields to
-fine-tuning (e.g. epochs=5), and `stages` / `stage1.<field>` / `stage2.<field>` ask the run to pre-train (and
-inject) first with those settings; such pre-trainings are shared by every fold and seed that needs them.
+recorded in each run key and checked when the grid is planned: model-architecture fields go to the model
+(`arch.<field>`, e.g. arch.fusion_depth=1), stage-3 fields to fine-tuning (e.g. epochs=5), and `stages` /
+`stage1.<field>` / `stage2.<field>` ask the run to pre-train (and inject) first with those settings; such
+pre-trainings are shared by every fold and seed that needs them.
 """
 from __future__ import annotations
 
@@ -21,19 +22,27 @@ from .request import add_grid_args, grid_request_from_args
 from .store import ResultStore
 
 
-def main(argv=None) -> int:
-    from .executors import resolve_executor
-    from .run import finish, print_plan, submit
-
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.grid", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("name", help="grid name (file in benchmarks/grids/), or `list`")
     add_grid_args(ap)
-    ap.add_argument("--executor", default="auto", choices=["auto", "inline", "local", "slurm"])
-    ap.add_argument("--parallel", type=int, default=None, help="array throttle: at most this many at once (default: the cluster profile's array_parallelism, 16 built in)")
+    ap.add_argument("--executor", default="auto", choices=["auto", "inline", "local", "slurm"],
+                    help="auto (default): slurm where a SLURM cluster answers, else inline")
+    ap.add_argument("--parallel", type=int, default=None,
+                    help="array throttle: at most this many at once (default: the cluster profile's "
+                         "array_parallelism, 16 built in)")
     ap.add_argument("--dry-run", action="store_true", help="print the table of runs and stop")
     ap.add_argument("--no-wait", action="store_true", help="submit and return (follow with benchmarks.status)")
-    ap.add_argument("--results", help="result store folder")
+    ap.add_argument("--results", help="result store folder (default $AVF_RESULTS_DIR or runs/results)")
+    return ap
+
+
+def main(argv=None) -> int:
+    from .executors import resolve_executor
+    from .run import finish, print_plan, submit
+
+    ap = build_parser()
     args = ap.parse_args(argv)
     if args.name == "list":
         for name in available():

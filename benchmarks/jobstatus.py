@@ -80,17 +80,25 @@ _NOISE = re.compile(r"^(-{5,}|=+|Error stream produced:|Traceback \(most recent 
 def last_error_line(text: str, limit: int = 300) -> str:
     """The last meaningful line of an error text or a job's stderr: progress bars (tqdm, with their carriage
     returns), separators and blank lines dropped; the last line that names an error if there is one, else the
-    last remaining line."""
-    lines = []
+    last remaining line. An error line's indented continuation lines (a multi-line message: 'X does not fit Y:'
+    then '  missing (1): [...]') are joined to it, so the line says what went wrong, not only its heading."""
+    lines = []                                  # (text, indented): indented lines continue the line before
     for raw in re.split(r"[\r\n]+", str(text)):
         line = raw.strip()
         if not line or _PROGRESS.search(line) or _NOISE.match(line):
+            lines.append(("", False))           # a break: no continuation across it
             continue
-        lines.append(line)
-    for line in reversed(lines):
-        if _ERRORISH.search(line):
-            return line[:limit]
-    return lines[-1][:limit] if lines else ""
+        lines.append((line, raw[:1] in (" ", "\t") and not line.startswith("File ")))
+    kept = [i for i, (line, _) in enumerate(lines) if line]
+    if not kept:
+        return ""
+    first = next((i for i in reversed(kept) if _ERRORISH.search(lines[i][0])), kept[-1])
+    out = [lines[first][0]]
+    for line, indented in lines[first + 1:]:
+        if not (line and indented):
+            break
+        out.append(line)
+    return " ".join(out)[:limit]
 
 
 # ----------------------------------------------------------------------------------------------- status

@@ -12,7 +12,7 @@ from tabulate import tabulate
 from avfmae import metrics as M
 from . import clip_predictions
 from .datasets import registry
-from .leaderboard_rows import Row, shown_row
+from .leaderboard_rows import Row, fine_tuned, shown_row
 
 TASK_TITLES = {"CEA": "Categorical emotion analysis", "DEA": "Dimensional emotion analysis",
                "MER": "Micro-expression recognition"}
@@ -77,7 +77,7 @@ def main_table(rows: list[Row]) -> str:
             shown[model].append(row)
             agg = row.metric(spec.main_metric)
             ours = format_cell(agg, ci=row.interval(spec.main_metric))
-            paper = _paper(spec, model, spec.main_metric)
+            paper = _paper(spec, model, spec.main_metric) if fine_tuned(row) else None   # no Δ for a probe
             if paper is not None and agg is not None and agg.complete:
                 ours += f" (Δ {agg.mean - paper:+.2f})"
             line.append(ours)
@@ -86,7 +86,8 @@ def main_table(rows: list[Row]) -> str:
                    "baseline). Model columns: ours, with the difference to the paper's number for that size.\n"
                    + CI_NOTE)
     heads = ["dataset", "task", "metric"] + [f"paper {m}" for m in PAPER_MODELS] + models
-    notes = [f"- {model} on {r.dataset}: {r.protocol}-{r.version}, weights {r.weights or 'random init'}, {r.variant}"
+    notes = [f"- {model} on {r.dataset}: {r.protocol}-{r.version}, "
+             + ("" if r.given_weights else f"weights {r.weights or 'random init'}, ") + r.variant
              + _ci_unit_note(r) for model in models for r in shown[model]]
     shown_note = ("\n\nEach model cell shows one row of runs (complete before partial, full data before quick "
                   "looks, then more folds, then the newest); `folds.md` lists every row:\n\n" + "\n".join(notes)

@@ -145,14 +145,15 @@ def template_hash(model: str, spec: DatasetSpec, revision: str, protocol, recipe
                           f"{spec.name}: {e}") from None
 
 
-def check_adapter(model: str, spec: DatasetSpec, recipe: Recipe, outputs: int, where: str = "") -> None:
+def check_adapter(model: str, spec: DatasetSpec, recipe: Recipe, outputs: int, where: str = "",
+                  fold: str | None = None) -> None:
     """A model of your own ("pkg.module:factory", avfmae.zoo.adapters): build it with `outputs` head outputs
-    (0 for the probe protocol) and its weights, and run one dummy batch at its input contract, so a broken
-    factory fails at planning, not in a job."""
+    (0 for the probe protocol) and its weights (per-fold weights: `fold`'s file), and run one dummy batch at its
+    input contract, so a broken factory fails at planning, not in a job."""
     from avfmae import zoo
 
     try:
-        zoo.create_model(model, num_classes=outputs, weights=init_reference(model, recipe))
+        zoo.create_model(model, num_classes=outputs, weights=init_reference(model, recipe, fold))
     except (zoo.AdapterError, FileNotFoundError) as e:
         raise RecipeError(f"{where + ': ' if where else ''}{model} on {spec.name}: {e}") from None
 
@@ -163,6 +164,7 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
     store = store or ResultStore()
     proto = get_protocol(request.protocol)
     out = RunPlan()
+    check_folds(request)
     specs = []
     for name in request.datasets:
         spec = registry.get(name)
@@ -172,29 +174,82 @@ def plan(request: Request, store: ResultStore | None = None, data_root: Path | N
             out.absent.append((spec, spec.path(data_root)))
     shas: dict[tuple, str] = {}
     checked: set[tuple] = set()
-    for model in request.models:
-        for recipe in request.recipes:
+    to_check: dict[tuple, tuple] = {}    # eval weights to open, once per file and head size
+    for model in dict.fromkeys(request.models):      # a name or seed given twice is planned once
+        for recipe in dict.fromkeys(request.recipes):
             fold_wise = per_fold(model, recipe)      # then each fold's sha goes into its own key
             if not fold_wise and (model, recipe.weights) not in shas:
-                shas[model, recipe.weights] = weights_sha(model, recipe.weights or None)
+                shas[model, recipe.weights] = single_weights_sha(model, recipe, request.label)
             sha = "" if fold_wise else (shas[model, recipe.weights] or (PIPELINE_WEIGHTS if recipe.pipeline else ""))
             for spec, revision in specs:
                 config_hash = template_hash(model, spec, revision, proto, recipe, identity_init(model, recipe, sha),
                                             request.label)
                 outputs = 0 if proto.kind == "probe" else (len(spec.labels) if spec.regression else spec.num_classes)
-                if ":" in model and (model, recipe.weights, outputs) not in checked:
-                    check_adapter(model, spec, recipe, outputs, request.label)
-                    checked.add((model, recipe.weights, outputs))
                 folds = list(spec.folds) if not request.folds else [f for f in spec.folds if f in request.folds]
+                if ":" in model and folds and (model, recipe.weights, outputs) not in checked:
+                    if fold_wise:        # the first fold's file exists (else its sha names it as missing)
+                        fold_weights_sha(model, recipe, folds[0])
+                    check_adapter(model, spec, recipe, outputs, request.label, folds[0] if fold_wise else None)
+                    checked.add((model, recipe.weights, outputs))
                 for fold in folds:
                     fsha = sha
                     if fold_wise:
                         if (model, recipe.weights, fold) not in shas:
                             shas[model, recipe.weights, fold] = fold_weights_sha(model, recipe, fold)
                         fsha = shas[model, recipe.weights, fold]
-                    for seed in request.seeds:
+                    for seed in dict.fromkeys(int(s) for s in request.seeds):
                         key = RunKey(model=model, weights_sha=fsha[:16], dataset=spec.name,
                                      dataset_revision=revision, protocol=proto.name, protocol_version=proto.version,
                                      fold=fold, seed=int(seed), recipe=recipe, config_hash=config_hash)
                         out.runs.append(PlannedRun(key, store.status(key)))
+                        if proto.kind == "eval" and out.runs[-1].status != "done" and ":" not in model:
+                            to_check.setdefault((fsha, outputs), (model, recipe, spec, fold, outputs))
+    for args in to_check.values():       # after every file was found: a missing one is named first
+        check_eval_weights(*args, where=request.label)
     return out
+
+
+def check_folds(request: Request) -> None:
+    """Every fold the request names is a fold of one of its datasets: a RecipeError listing the valid names
+    otherwise (a name that matches nothing planned no run, and the command ended '0 runs')."""
+    if not request.folds:
+        return
+    specs = [registry.get(name) for name in request.datasets]
+    unknown = [f for f in request.folds if not any(str(f) in spec.folds for spec in specs)]
+    if unknown:
+        valid = "; ".join(f"{spec.name}: {', '.join(spec.folds[:6])}{' ...' if len(spec.folds) > 6 else ''}"
+                          for spec in specs)
+        raise RecipeError(f"{request.label + ': ' if request.label else ''}--folds {' '.join(map(str, unknown))}: "
+                          f"no such fold (the folds are {valid})")
+
+
+def single_weights_sha(model: str, recipe: Recipe, where: str = "") -> str:
+    """`weights_sha` of a run's one weights reference (a tag, a file, hf:...); a RecipeError naming the reference
+    and what to pass when it names nothing."""
+    try:
+        return weights_sha(model, recipe.weights or None)
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
+        raise RecipeError(f"{where + ': ' if where else ''}{e}") from None
+
+
+def check_eval_weights(model: str, recipe: Recipe, spec: DatasetSpec, fold: str, outputs: int, where: str = "") -> None:
+    """The eval protocol scores a checkpoint as it is: its file must be whole and safe to read, its head must
+    have the dataset's class count (regression: targets), and its keys must fit the model (names and shapes,
+    checked on a meta-device model: nothing is allocated). Checked when the command is planned, once per file,
+    so a pre-trained (headless) file, another task's head or a corrupt or unsafe file stops the command before
+    any job is submitted (`avfmae.train.evaluate` checks again before reading clips)."""
+    from avfmae import zoo
+    from avfmae.train.evaluate import check_head
+    from avfmae.zoo.checkpoint import CheckpointError, check_file
+
+    from .resolve import derive_model
+
+    ref = init_reference(model, recipe, fold)
+    try:
+        path, _ = zoo.resolve_weights(zoo.split_name(model)[0], ref)
+        check_file(path)
+        check_head(path, outputs, f"dataset {spec.name} ({spec.title})", spec.regression)
+        zoo.check_weights(derive_model(model, recipe), str(path), num_classes=outputs)   # key names and shapes
+    except (CheckpointError, FileNotFoundError) as e:
+        per = f" for fold {fold}" if per_fold(model, recipe) else ""
+        raise RecipeError(f"{where + ': ' if where else ''}{model} on {spec.name}: weights{per}: {e}") from None

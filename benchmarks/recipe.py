@@ -33,6 +33,10 @@ RUNTIME_FIELDS = frozenset({"grad_checkpointing", "optimizer_in_backward", "rele
                             "progress", "tensorboard", "log_every", "num_workers", "cache_dir", "threads",
                             "checkpoint_every", "resume", "export_tag", "device", "cache", "dist_timeout_s"})
 
+# Stage-3 fields that only say how the eval protocol's test runs (no training: the batch size changes nothing it
+# computes); out of an eval run's identity and config hash (benchmarks.resolve.EVAL_IDENTITY, RunKey).
+EVAL_RUN_ONLY = frozenset({"batch_size"})
+
 
 class RecipeError(ValueError):
     """A recipe key or value that no stage, model or protocol accepts."""
@@ -167,4 +171,4 @@ def applicable(items: Mapping[str, Any]) -> dict:
     return {k: v for k, v in items.items() if runs.get(str(k).partition(".")[0], True)}
 
 
-__all__ = ["Recipe", "RecipeError", "applicable", "STAGES", "RUN_KEYS", "BUCKETS", "PROBE_FIELDS", "RUNTIME_FIELDS"]
+__all__ = ["Recipe", "RecipeError", "applicable", "EVAL_RUN_ONLY", "STAGES", "RUN_KEYS", "BUCKETS", "PROBE_FIELDS", "RUNTIME_FIELDS"]

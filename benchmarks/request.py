@@ -11,7 +11,7 @@ import dataclasses
 
 from .plan import Request
 from .protocols import PROTOCOLS
-from .recipe import Recipe, applicable
+from .recipe import Recipe, RecipeError, applicable
 from .suites import get_suite
 
 
@@ -39,15 +39,23 @@ def _scalar(text: str):
 def add_suite_args(ap: argparse.ArgumentParser, model_required: bool = True) -> None:
     ap.add_argument("--model", required=model_required,
                     help="zoo model, optionally with a weights tag (avfmae-base.mytag), or a model of your own "
-                         "as package.module:factory (README: Evaluate your own model)")
-    ap.add_argument("--datasets", nargs="+", help="only these datasets of the suite")
-    ap.add_argument("--folds", nargs="+", help="only these folds (names as in `python -m benchmarks.data list`)")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0], help="training seeds, one run each (default 0)")
+                         "as package.module:factory (README: Evaluate your own model)"
+                         + ("" if model_required else "; default: every run of the suite's datasets ever submitted "
+                            "or stored"))
+    ap.add_argument("--datasets", nargs="+", help="only these datasets of the suite (default: all of them)")
+    ap.add_argument("--folds", nargs="+", help="only these folds (names as in `python -m benchmarks.data list`; "
+                    "default: every fold)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0],
+                    help="run every fold once per seed; a table row averages the seeds (default: 0)")
     ap.add_argument("--weights", help="weights to start from (or, with --protocol eval, to score): zoo tag, local "
                     ".safetensors/.pth, or hf:<repo>:<file>; per fold: a pattern 'ckpts/mafw-{fold}.pth' or a "
-                    "fold -> path mapping file (.json / .tsv)")
-    ap.add_argument("--protocol", choices=sorted(PROTOCOLS), help="default: the suite's (paper)")
-    ap.add_argument("--limit", type=int, default=0, help="use only the first N clips of each split (quick looks)")
+                    "fold -> path mapping file (.json / .tsv). Default: none (random init; the eval protocol needs "
+                    "weights)")
+    ap.add_argument("--protocol", choices=sorted(PROTOCOLS), help="paper: fine-tune, epoch chosen on the test "
+                    "fold as the official code does; clean: chosen on held-out training subjects; probe: linear "
+                    "probe on frozen features; eval: score --weights, no training (default: the suite's, paper)")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N clips of each split (quick looks; "
+                    "default: 0, every clip)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="recipe item, recorded in the run key (repeatable): a stage-3 field (epochs=5), "
                          "stage1.<field>, stage2.<field>, arch.<field>, stages=1+3, preset=cpu")
@@ -67,9 +75,13 @@ def suite_request(suite_name: str, model: str, *, weights: str | None = None, da
     if suite.preset != "paper" and kind != "probe":
         base["preset"] = suite.preset
     own = ":" in model      # a model of your own (pkg.module:factory): no zoo tag, no pre-training stages
+    if weights is not None and "." in model and not own:
+        base_name, tag = model.split(".", 1)
+        raise RecipeError(f"--model {model} already names its weights (tag {tag!r}), so --weights {weights} would "
+                          f"not be used: drop --weights, or pass --model {base_name} --weights {weights}")
     if suite.stages != "3" and weights is None and "." not in model and not own and trains:
         base["stages"] = suite.stages
-    if weights is not None and ("." not in model or own):
+    if weights is not None:
         base["weights"] = str(weights)
     if limit:
         base["limit"] = limit
@@ -105,7 +117,7 @@ def suite_request_from_args(suite_name: str, args: argparse.Namespace) -> Reques
 def add_grid_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--models", nargs="+", help="replace the grid's models (e.g. avfmae-small)")
     ap.add_argument("--datasets", nargs="+", help="replace the grid's datasets (e.g. demo)")
-    ap.add_argument("--folds", nargs="+", help="only these folds")
+    ap.add_argument("--folds", nargs="+", help="only these folds (default: every fold)")
     ap.add_argument("--cpu", action="store_true", help="CPU training presets (preset=cpu in every run)")
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping
 
-from .recipe import PROBE_FIELDS, RUNTIME_FIELDS, Recipe, RecipeError, _thawed
+from .recipe import EVAL_RUN_ONLY, PROBE_FIELDS, RUNTIME_FIELDS, Recipe, RecipeError, _thawed
 
 # The eval protocol's config fields that can change a score (the rest of its stage-3-like config only says how
 # to run: batch size, device, workers); `Resolved.identity` keeps these alone for an "eval" config.
@@ -23,7 +23,7 @@ EVAL_IDENTITY = ("model", "init", "test", "task", "num_classes", "modalities", "
 
 
 # The stage-3 fields an eval recipe may set: how the test runs (the identity fields among them still count).
-EVAL_RUN_FIELDS = RUNTIME_FIELDS | {"batch_size", "amp", "on_error"}
+EVAL_RUN_FIELDS = RUNTIME_FIELDS | EVAL_RUN_ONLY | {"amp", "on_error"}
 
 
 # ------------------------------------------------------------------------------------------------ resolution

@@ -65,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--suite", default="demo", help="all | cea | dea | mer | demo (default demo)")
     add_suite_args(ap)
     ap.add_argument("--executor", default="auto", choices=["auto", "inline", "local", "slurm"],
-                    help="auto: slurm where sbatch exists, else inline")
-    ap.add_argument("--parallel", type=int, default=None, help="at most this many runs at once (local, slurm; default: the cluster profile's array_parallelism, 16 built in)")
+                    help="auto (default): slurm where a SLURM cluster answers, else inline")
+    ap.add_argument("--parallel", type=int, default=None, help="at most this many runs at once (local, slurm; "
+                    "default: the cluster profile's array_parallelism, 16 built in)")
     ap.add_argument("--dry-run", action="store_true", help="print the plan (done / to run / absent data) and stop")
     ap.add_argument("--no-wait", action="store_true", help="submit and return (slurm); see benchmarks.status")
     ap.add_argument("--results", help="result store folder (default $AVF_RESULTS_DIR or runs/results)")

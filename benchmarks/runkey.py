@@ -90,12 +90,51 @@ class RunKey:
     def signature(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:12]
 
-    def canonical_json(self) -> str:
+    def canonical_json(self, legacy: bool = False) -> str:
         """The identity: every field, the recipe without its runtime fields (`to_dict` still carries them to the
-        job; they change how a run executes, not what it computes)."""
+        job; they change how a run executes, not what it computes), and without the path of one weights file
+        for every fold: `weights_sha` is the file's identity, so the same file named by another path (relative
+        or absolute, another folder, another machine) is the same run. Per-fold references (a '{fold}' pattern,
+        a mapping file) stay: each key holds one fold's sha, the reference names the set (see `identity_recipe`).
+        `legacy`: the identity before these changes (path and batch size kept), for results stored then."""
         d = self.to_dict()
-        d["recipe"] = self.recipe.identity()
+        d["recipe"] = self.recipe.identity() if legacy else self.identity_recipe()
         return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+    def identity_recipe(self) -> dict:
+        """The recipe's part of the identity (flat form): `Recipe.identity()` without the path of a weights file
+        identified by `weights_sha`, and for the eval protocol without the fields that only say how its test
+        runs (EVAL_RUN_ONLY: batch size), which its config hash leaves out too."""
+        from .protocols import PROTOCOLS
+        from .recipe import EVAL_RUN_ONLY
+
+        items = self.recipe.identity()
+        if self.weights_by_sha:
+            items.pop("weights", None)
+        proto = PROTOCOLS.get(self.protocol)
+        if proto is not None and proto.kind == "eval":
+            for f in EVAL_RUN_ONLY:
+                items.pop(f"stage3.{f}", None)
+        return items
+
+    @property
+    def weights_by_sha(self) -> bool:
+        """Whether the recipe names one weights file for all folds, identified by `weights_sha`."""
+        from .foldweights import is_per_fold
+
+        return bool(self.recipe.weights) and bool(self.weights_sha) and not is_per_fold(self.recipe.weights)
+
+    @property
+    def legacy_signature(self) -> str | None:
+        """The signature this key had when the weights path and the eval protocol's batch size were part of the
+        identity (None where it is the same): the store still finds results written under it."""
+        old = hashlib.sha256(self.canonical_json(legacy=True).encode()).hexdigest()[:12]
+        return None if old == self.signature else old
+
+    def same_run(self, other: "RunKey") -> bool:
+        """Whether `other` is the same run: the same identity (`canonical_json`), whatever runtime fields
+        (progress, threads, memory switches) either carries; `==` compares those too."""
+        return self.canonical_json() == other.canonical_json()
 
     # ----------------------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict:

@@ -47,13 +47,13 @@ def _submitted_keys(suite_name: str, store: ResultStore) -> list[RunKey]:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.status", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("target", nargs="?", default="all", help="a suite (all, cea, dea, mer, demo) or a grid name")
+    ap.add_argument("target", nargs="?", default="all", help="a suite (all, cea, dea, mer, demo) or a grid name (default: all)")
     suite = ap.add_argument_group("for a suite: the options given to benchmarks.run")
     add_suite_args(suite, model_required=False)
     grid = ap.add_argument_group("for a grid: the options given to benchmarks.grid")
     grid.add_argument("--models", nargs="+", help="replace the grid's models")
     grid.add_argument("--cpu", action="store_true", help="CPU training presets (preset=cpu in every run)")
-    ap.add_argument("--results", help="result store folder")
+    ap.add_argument("--results", help="result store folder (default $AVF_RESULTS_DIR or runs/results)")
     ap.add_argument("--all", action="store_true", help="list done runs too (default: only the others)")
     return ap
 

@@ -186,19 +186,23 @@ class ResultStore:
         except (TypeError, ValueError) as e:
             self._report(Path(path), f"its 'key' is not a RunKey: {e}")
             return None
-        if stored.signature != Path(path).name.split(".")[0]:
+        if Path(path).name.split(".")[0] not in (stored.signature, stored.legacy_signature):
             self._report(Path(path), f"its key has signature {stored.signature}, not the file name's "
                                      "(hand-edited, or written by another version of RunKey)")
             return None
-        if key is not None and stored != key:
+        if key is not None and not stored.same_run(key):   # runtime fields (progress, threads) may differ
             self._report(Path(path), f"holds {stored.name}, expected {key.name} (signature collision?)")
             return None
         rec["key"] = stored
         return rec
 
     def get(self, key: RunKey) -> dict | None:
-        """The stored result (its ``"key"`` as a RunKey), or None when missing or unusable."""
-        return self.load(self.path(key), key)
+        """The stored result (its ``"key"`` as a RunKey), or None when missing or unusable; a result stored under
+        the key's legacy signature (RunKey.legacy_signature) counts."""
+        rec = self.load(self.path(key), key)
+        if rec is None and key.legacy_signature:
+            rec = self.load(self.path(key).with_name(f"{key.legacy_signature}.json"), key)
+        return rec
 
     def is_done(self, key: RunKey) -> bool:
         return self.get(key) is not None
@@ -273,7 +277,7 @@ class ResultStore:
         carried = result.get("key")
         if carried is not None:
             other = carried if isinstance(carried, RunKey) else RunKey.from_dict(carried)
-            if other != key:
+            if not other.same_run(key):
                 raise ValueError(f"refusing to store a result of {other.name} under {key.name}: the result's key "
                                  "is not the key it is stored for")
         rec: dict[str, Any] = {"schema": SCHEMA, "key": key.to_dict(), "name": key.name, "signature": key.signature}

@@ -77,6 +77,34 @@ def test_contract_errors_are_clear(own):
     assert zoo.get_spec("byo_ok:create").input.target_length == 128
 
 
+def test_a_module_or_factory_that_fails_is_named_with_file_and_line(own):
+    """A syntax error, an exception at import time, a missing dependency and a factory that raises: each is an
+    AdapterError naming the file and line the test wrote (they were tracebacks, and a missing dependency was
+    blamed on PYTHONPATH, where the module itself had been found); planning turns it into a RecipeError."""
+    from benchmarks.datasets import registry
+    from benchmarks.plan import check_adapter
+    from benchmarks.recipe import Recipe, RecipeError
+
+    (own / "byo_syntax.py").write_text("import torch\ndef create(:\n    pass\n")
+    (own / "byo_zero.py").write_text("import os\n\nRATE = 1 / 0\n")
+    (own / "byo_dep.py").write_text("import torch\nimport byo_no_such_dependency\n")
+    path = write_module(own, "byo_factory_fails")
+    text = path.read_text().replace("    class M(nn.Module):", "    raise RuntimeError('no GPU here')\n    class M(nn.Module):")
+    path.write_text(text)
+    line = text.splitlines().index("    raise RuntimeError('no GPU here')") + 1
+    cases = {"byo_syntax:create": rf"{own / 'byo_syntax.py'}:2: syntax error",
+             "byo_zero:create": rf"raised ZeroDivisionError: division by zero \({own / 'byo_zero.py'}:3\)",
+             "byo_dep:create": rf"'byo_dep' was found, but importing it failed \({own / 'byo_dep.py'}:2\): No module "
+                               r"named 'byo_no_such_dependency'\. Install 'byo_no_such_dependency'",
+             "byo_factory_fails:create": rf"create\(6\) raised RuntimeError: no GPU here \({path}:{line}\)"}
+    for ref, want in cases.items():
+        with pytest.raises(zoo.AdapterError, match=want) as e:
+            zoo.create_model(ref, num_classes=6)
+        assert "PYTHONPATH" not in str(e.value), ref
+        with pytest.raises(RecipeError, match=want):      # what the planner calls (test_plan_fails_early...)
+            check_adapter(ref, registry.get("demo"), Recipe(), 6)
+
+
 def test_plan_fails_early_on_a_broken_model(own, tmp_path, monkeypatch):
     from benchmarks.plan import Request, plan
     from benchmarks.recipe import RecipeError
@@ -167,6 +195,59 @@ def test_late_fusion_fine_tunes_and_probes_inline_and_shows_in_the_leaderboards(
     assert cells[3:7] == ["–"] * 4                         # no paper numbers for the demo set
     assert cells[7 + sorted([LATE, "avfmae-micro"]).index(LATE)] == "(1 folds)"
     assert LATE in (leaderboard.default_out(store) / "cea.md").read_text()
+
+
+def test_eval_protocol_scores_the_weights_of_a_model_of_your_own(demo, own, tmp_path):
+    """--protocol eval with a model of your own whose head is called `fc` (not the zoo's `head`): its factory
+    loads the file, and the run scores it (it failed: 'no task head (head.weight)'). The weights make every clip
+    class 2 (zero weights, bias one-hot), so WAR is the share of class-2 clips among the first 6 of fold1's test
+    split, counted here from the manifest."""
+    from avfmae.data.manifest import read_manifest
+    from benchmarks import run
+    from benchmarks.datasets import registry
+    from benchmarks.store import ResultStore
+
+    (own / "byo_fc.py").write_text(textwrap.dedent('''
+        import torch
+        from torch import nn
+        from avfmae.zoo import InputContract, adapter
+
+        class M(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                self.proj = nn.Linear(4, 8)
+                self.fc = nn.Linear(8, n) if n else None
+            def forward_features(self, video, audio):
+                return self.proj(torch.cat([video.mean((2, 3, 4)), audio.mean((1, 2, 3))[:, None]], 1))
+            def forward(self, video, audio):
+                return self.fc(self.forward_features(video, audio))
+
+        @adapter(InputContract(num_frames=8, img_size=64, num_mel_bins=64, target_length=128))
+        def create(num_classes, weights=None):
+            m = M(num_classes)
+            if weights:
+                m.load_state_dict(torch.load(weights, weights_only=True))
+            return m
+        '''))
+    import byo_fc
+    spec = registry.get("demo")
+    m = byo_fc.M(spec.num_classes)
+    with torch.no_grad():
+        m.fc.weight.zero_()
+        m.fc.bias.copy_(torch.nn.functional.one_hot(torch.tensor(2), spec.num_classes).float() * 5)
+    torch.save(m.state_dict(), tmp_path / "fc.pth")
+    argv = ["--model", "byo_fc:create", "--weights", str(tmp_path / "fc.pth"), "--protocol", "eval", "--suite",
+            "demo", "--folds", "fold1", "--limit", "6", "--executor", "inline", "--set", "progress=false"]
+    assert run.main(argv) == 0
+    (rec,) = [r for r in ResultStore().iter_results() if r["key"].model == "byo_fc:create"]
+    targets = [r.target for r in read_manifest(spec.split_file("fold1", "test"))[:6]]
+    assert rec["n_test"] == 6 and rec["scores"]["war"] == pytest.approx(100 * targets.count(2) / 6)
+    # per-fold weights ('fc-{fold}.pth'): planning built the model from the fold's file, not from the pattern
+    (tmp_path / "fc-fold1.pth").write_bytes((tmp_path / "fc.pth").read_bytes())
+    argv[argv.index("--weights") + 1] = str(tmp_path / "fc-{fold}.pth")
+    assert run.main(argv) == 0
+    recs = [r for r in ResultStore().iter_results() if r["key"].model == "byo_fc:create"]
+    assert len(recs) == 2 and {r["scores"]["war"] for r in recs} == {rec["scores"]["war"]}
 
 
 def test_a_local_subprocess_imports_a_model_from_pythonpath(demo, own):

@@ -43,6 +43,19 @@ def stage3_run(demo_env):
     return rec, work
 
 
+def _fine_tuned(path, note: str = ""):
+    """A whole avfmae-micro checkpoint with the demo set's head (planning opens eval weights); `note` goes into
+    its metadata, so two notes make two files with their own sha256."""
+    from safetensors.torch import save_file
+
+    from avfmae import zoo
+    from benchmarks.datasets import registry
+
+    state = zoo.create_model(MODEL, num_classes=registry.get("demo").num_classes).state_dict()
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path), metadata={"note": note})
+    return path
+
+
 def _eval_records(store, **where):
     return [r for r in store.iter_results() if r["key"].protocol == "eval"
             and all(getattr(r["key"], k) == v for k, v in where.items())]
@@ -77,9 +90,8 @@ def test_per_fold_pattern_and_mapping_give_each_fold_its_own_sha(demo_env, stage
     ck = tmp_path / "ckpts"
     ck.mkdir()
     shutil.copy(src, ck / "m-fold1.safetensors")
-    shutil.copy(src, ck / "m-fold2.safetensors")
-    with open(ck / "m-fold2.safetensors", "ab") as f:     # another file: appended bytes change the sha only
-        f.write(b"\0")
+    from safetensors.torch import load_file, save_file
+    save_file(load_file(src), str(ck / "m-fold2.safetensors"), metadata={"copy": "fold2"})   # another sha
     want = {"fold1": sha256_file(ck / "m-fold1.safetensors")[:16], "fold2": sha256_file(ck / "m-fold2.safetensors")[:16]}
     assert want["fold1"] != want["fold2"]
     (tmp_path / "folds.tsv").write_text("# fold -> weights\nfold1\tckpts/m-fold1.safetensors\n"
@@ -112,8 +124,7 @@ def test_eval_without_weights_is_a_plan_time_error(demo_env, capsys):
 
 
 def test_eval_refuses_training_keys_but_takes_how_to_run(demo_env, tmp_path):
-    w = tmp_path / "w.safetensors"
-    w.write_bytes(b"x")
+    w = _fine_tuned(tmp_path / "w.safetensors")
     for item in ({"epochs": 3}, {"stages": "1+3"}, {"stage1.epochs": 2}, {"probe.C": 1.0}):
         with pytest.raises(RecipeError, match="trains nothing"):
             plan(suite_request("demo", MODEL, weights=str(w), protocol="eval", items=item), ResultStore())
@@ -160,7 +171,7 @@ def test_a_fold_file_changed_after_planning_refuses_to_run(demo_env, tmp_path):
     from benchmarks.evaluate import resolve_key
 
     for f in ("fold1", "fold2"):
-        (tmp_path / f"m-{f}.safetensors").write_bytes(f.encode())
+        _fine_tuned(tmp_path / f"m-{f}.safetensors", note=f)
     keys = plan(suite_request("demo", MODEL, weights=str(tmp_path / "m-{fold}.safetensors"), protocol="eval",
                               folds=["fold1", "fold2"]), ResultStore()).keys
     k1 = next(k for k in keys if k.fold == "fold1")
@@ -171,3 +182,82 @@ def test_a_fold_file_changed_after_planning_refuses_to_run(demo_env, tmp_path):
     os.utime(tmp_path / "m-fold1.safetensors", ns=(1, 1))
     with pytest.raises(RecipeError, match="fold1.*changed since the run was planned"):
         resolve_key(k1, tmp_path / "work")
+
+
+def test_unusable_weights_stop_the_command_when_it_is_planned(demo_env, tmp_path, monkeypatch, capsys):
+    """A file that is not there, a pre-trained (headless) file, another task's head, a truncated file and a pickle
+    that is not data-only: each is a planning error naming the file (and the fold, per fold), before any job; a
+    missing file used to be a traceback, the others failed in every fold's job."""
+    import torch
+    from safetensors.torch import save_file
+
+    from avfmae import zoo
+    from benchmarks.datasets import registry
+
+    classes = registry.get("demo").num_classes
+    state = {k: v.contiguous() for k, v in zoo.create_model(MODEL, num_classes=classes).state_dict().items()}
+    save_file(state, str(tmp_path / "good.safetensors"))
+    save_file({k: v for k, v in state.items() if not k.startswith("head.")}, str(tmp_path / "backbone.safetensors"))
+    other = zoo.create_model(MODEL, num_classes=classes + 3).state_dict()
+    save_file({k: v.contiguous() for k, v in other.items()}, str(tmp_path / "other-task.safetensors"))
+    (tmp_path / "cut.safetensors").write_bytes((tmp_path / "good.safetensors").read_bytes()[:500])
+    torch.save({"model": state, "hook": print}, tmp_path / "code.pth")
+
+    def refuse(*a, **k):
+        raise AssertionError("nothing may be submitted after a planning error")
+    monkeypatch.setattr("benchmarks.run.submit_runs", refuse)
+    cases = {"absent.safetensors": "not a registered tag, not a file|not a file",
+             "backbone.safetensors": "no task head", "other-task.safetensors": f"head has {classes + 3} classes.*"
+             f"has {classes}", "cut.safetensors": "not a readable safetensors file", "code.pth": "refused to unpickle"}
+    for name, why in cases.items():
+        with pytest.raises(RecipeError, match=f"{name}.*({why})"):
+            plan(suite_request("demo", MODEL, weights=str(tmp_path / name), protocol="eval"), ResultStore())
+        assert run.main(["--model", MODEL, "--suite", "demo", "--executor", "inline", "--protocol", "eval",
+                         "--weights", str(tmp_path / name)]) == 2
+        assert name in capsys.readouterr().err
+    # keys that do not fit the model (found on a meta-device model, before any job): named with the file
+    first = next(k for k in state if k.startswith("encoder.blocks.0."))
+    save_file({k: v for k, v in state.items() if k != first}, str(tmp_path / "lacks.safetensors"))
+    save_file({**state, "extra.weight": torch.zeros(3)}, str(tmp_path / "extra.safetensors"))
+    widened = {k: (torch.zeros(*v.shape[:-1], v.shape[-1] + 1) if k == first else v) for k, v in state.items()}
+    save_file(widened, str(tmp_path / "widened.safetensors"))
+    fits = {"lacks.safetensors": rf"missing \(1\): \['{first}'\]", "extra.safetensors": r"unexpected \(1\): \['extra.weight'\]",
+            "widened.safetensors": rf"wrong shape \(1\): \['{first}: checkpoint"}
+    for name, why in fits.items():
+        with pytest.raises(RecipeError, match=rf"(?s){name} does not fit .*{why}"):
+            plan(suite_request("demo", MODEL, weights=str(tmp_path / name), protocol="eval"), ResultStore())
+    # per fold: the fold is named
+    (tmp_path / "m-fold1.safetensors").write_bytes((tmp_path / "good.safetensors").read_bytes())
+    (tmp_path / "m-fold2.safetensors").write_bytes((tmp_path / "backbone.safetensors").read_bytes())
+    with pytest.raises(RecipeError, match="fold fold2.*m-fold2.safetensors.*no task head"):
+        plan(suite_request("demo", MODEL, weights=str(tmp_path / "m-{fold}.safetensors"), protocol="eval",
+                           folds=["fold1", "fold2"]), ResultStore())
+    assert len(plan(suite_request("demo", MODEL, weights=str(tmp_path / "good.safetensors"), protocol="eval"),
+                    ResultStore()).keys) == 3
+
+
+def test_one_file_named_by_another_path_is_the_same_run(demo_env, tmp_path, monkeypatch):
+    """The identity of a weights file is its sha256 (the RunKey's weights_sha), not the path it was named by:
+    'w.safetensors' from its folder, its absolute path and a copy elsewhere plan the same keys, and a result
+    stored by one is found by the others; another file (other bytes) makes other keys."""
+    import shutil
+
+    from benchmarks.store import ResultStore
+
+    w = _fine_tuned(tmp_path / "w.safetensors", note="a")
+    (tmp_path / "copy").mkdir()
+    shutil.copy(w, tmp_path / "copy" / "same bytes.safetensors")
+    other = _fine_tuned(tmp_path / "other.safetensors", note="b")
+    monkeypatch.chdir(tmp_path)
+
+    def keys(ref):
+        return plan(suite_request("demo", MODEL, weights=ref, protocol="eval", folds=["fold1"]), ResultStore()).keys
+    absolute, relative, copy, different = (keys(r) for r in (str(w), "w.safetensors",
+                                                             str(tmp_path / "copy" / "same bytes.safetensors"),
+                                                             str(other)))
+    assert absolute[0].recipe.weights != relative[0].recipe.weights
+    assert [k.signature for k in absolute] == [k.signature for k in relative] == [k.signature for k in copy]
+    assert [k.signature for k in different] != [k.signature for k in absolute]
+    store = ResultStore(tmp_path / "results")
+    store.put(absolute[0], {"scores": {"uar": 40.0}})
+    assert store.status(relative[0]) == store.status(copy[0]) == "done" and store.status(different[0]) == "missing"

@@ -97,3 +97,92 @@ def test_grid_reference_heads_its_table_and_claims_are_stated_as_measured(store)
     assert len(lines) == 4
     assert [v for k, v in verdict.items() if k.endswith("stages=3")] == ["holds"]   # 80 > 40
     assert sum(v == "does NOT hold" for v in verdict.values()) == 1                 # video only: 90 > 80
+
+
+def test_folds_run_with_other_runtime_fields_make_one_row(store):
+    """fold1 run with --set progress=false, folds 2 and 3 later without it: the same recipe (the runtime fields
+    are not part of a run's identity), so one complete row whose UAR is the mean of the three folds."""
+    quiet = plan(suite_request("demo", "avfmae-micro", items={"stages": "3", "progress": False}), store).keys
+    plain = plan(suite_request("demo", "avfmae-micro", items={"stages": "3"}), store).keys
+    _put(store, quiet[:1], [30], "2026-01-01T00:00:00+00:00")
+    _put(store, plain[1:], [60, 90], "2026-01-02T00:00:00+00:00")
+    rows, problems = leaderboard_rows.collect(store)
+    assert problems == [] and len(rows) == 1 and rows[0].complete
+    assert rows[0].metric("uar").mean == pytest.approx((30 + 60 + 90) / 3)
+
+
+def test_a_fold_rescored_with_a_replaced_file_shows_its_newest_result(store, tmp_path):
+    """Per-fold weights 'm-{fold}.pth' (starting weights here; the eval protocol's are grouped the same way):
+    fold2's file is replaced and fold2 run again (a new key: another sha).
+    Both fold2 results belong to the one per-fold row; the row must show the newest, never whichever file the
+    listing happens to read last. Checked both ways round (the store's file order is fixed by the signatures)."""
+    for f in ("fold1", "fold2", "fold3"):
+        (tmp_path / f"m-{f}.pth").write_bytes(f.encode())
+    request = suite_request("demo", "avfmae-micro", weights=str(tmp_path / "m-{fold}.pth"), protocol="paper")
+    first = {k.fold: k for k in plan(request, store).keys}
+    (tmp_path / "m-fold2.pth").write_bytes(b"another fine-tuned file")
+    second = {k.fold: k for k in plan(request, store).keys}
+    assert first["fold2"].signature != second["fold2"].signature and first["fold1"] == second["fold1"]
+    _put(store, [first["fold1"], first["fold3"]], [30, 90], "2026-01-01T00:00:00+00:00")
+    for old_day, new_day, want in (("02", "03", 60), ("03", "02", 0)):
+        _put(store, [first["fold2"]], [0], f"2026-01-{old_day}T00:00:00+00:00")
+        _put(store, [second["fold2"]], [60], f"2026-01-{new_day}T00:00:00+00:00")
+        rows, problems = leaderboard_rows.collect(store)
+        assert problems == [] and len(rows) == 1 and rows[0].complete
+        assert rows[0].metric("uar").mean == pytest.approx((30 + want + 90) / 3), (old_day, new_day)
+
+
+def test_rows_of_two_weights_files_say_which_file(store, tmp_path):
+    """One model fine-tuned from two files: two rows whose variant names each file's sha256 (computed here with
+    hashlib), not only a cfg hash; a row from random init names no weights, and the main table's note says the
+    weights once."""
+    import hashlib
+
+    shas = {}
+    for name in ("a.pth", "b.pth"):
+        (tmp_path / name).write_bytes(name.encode() * 100)
+        shas[name] = hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()[:8]
+        keys = plan(suite_request("demo", "avfmae-micro", weights=str(tmp_path / name)), store).keys
+        _put(store, keys, [50, 50, 50], "2026-01-01T00:00:00+00:00")
+    _put(store, plan(suite_request("demo", "avfmae-micro", items={"stages": "3"}), store).keys, [40, 40, 40],
+         "2026-01-01T00:00:00+00:00")
+    files, problems = leaderboard.render(store)
+    assert problems == []
+    variants = sorted(ln.split("|")[3].strip() for ln in files["cea.md"].splitlines() if ln.startswith("| Synthetic"))
+    assert len(variants) == 3
+    assert sum(f"weights {shas['a.pth']}" in v for v in variants) == 1
+    assert sum(f"weights {shas['b.pth']}" in v for v in variants) == 1
+    assert sum("weights" not in v for v in variants) == 1
+    note = next(ln for ln in files["main.md"].splitlines() if ln.startswith("- avfmae-micro on demo"))
+    assert note.count("weights") == 1, note
+
+
+def test_the_main_table_compares_fine_tuned_rows_with_the_paper_not_a_probe(tmp_path, monkeypatch):
+    """avfmae-base on MAFW (11): a complete paper-protocol row and a newer complete linear-probe row. The cell
+    shows the fine-tuned mean with its Δ to the paper's fine-tuned number (the row it sits beside); with only the
+    probe row, the cell shows the probe's mean without a Δ."""
+    from benchmarks.datasets import registry
+    from benchmarks.runkey import RunKey
+
+    use_env(monkeypatch, tmp_path)       # no data needed: results are put straight into the store
+    store = ResultStore()
+    spec = registry.get("mafw-11")
+    paper_uar = spec.paper["avfmae-base"]["uar"]
+
+    def put(protocol, uars, day):
+        keys = [RunKey("avfmae-base", "", spec.name, "rev", protocol, "v1", f, 0, config_hash=f"{protocol}00")
+                for f in spec.folds]
+        _put(store, keys, uars, f"2026-01-{day}T00:00:00+00:00")
+    put("probe", [30, 30, 30, 30, 40], "05")
+
+    def cell():
+        files, problems = leaderboard.render(store)
+        assert problems == []
+        line = next(ln for ln in files["main.md"].splitlines() if ln.startswith(f"| {spec.title} "))
+        header = next(ln for ln in files["main.md"].splitlines() if ln.startswith("| dataset"))
+        cols = [c.strip() for c in header.strip("|").split("|")]
+        return [c.strip() for c in line.strip("|").split("|")][cols.index("avfmae-base")]
+    assert cell().startswith(f"{32:.2f}") and "Δ" not in cell()
+    put("paper", [40, 45, 50, 40, 45], "01")
+    mean = (40 + 45 + 50 + 40 + 45) / 5
+    assert cell().startswith(f"{mean:.2f}") and f"(Δ {mean - paper_uar:+.2f})" in cell(), cell()

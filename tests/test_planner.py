@@ -215,3 +215,33 @@ def test_status_plans_the_runs_that_run_plans_for_every_paper_suite(tmp_path, mo
     assert not planned.absent and len(planned.keys) == 2 * sum(
         len(registry.get(d).folds) for d in registry.list_datasets(suite))
     assert [k.signature for k in shown] == [k.signature for k in planned.keys]
+
+
+def test_a_fold_name_that_matches_no_dataset_is_a_planning_error(demo_env, capsys):
+    """`--folds 1` (the demo set's folds are fold1..fold3): it planned 0 runs and the command ended '0 runs', done;
+    now an error listing the folds. A name valid for one dataset of the request is fine."""
+    with pytest.raises(RecipeError, match=r"--folds 1 fold9: no such fold \(the folds are demo: fold1, fold2, fold3\)"):
+        plan(suite_request("demo", "avfmae-micro", folds=["1", "fold2", "fold9"]), ResultStore())
+    assert run.main(["--model", "avfmae-micro", "--suite", "demo", "--folds", "1", "--dry-run"]) == 2
+    assert "no such fold" in capsys.readouterr().err
+    assert [k.fold for k in plan(suite_request("demo", "avfmae-micro", folds=["fold2"]), ResultStore()).keys] == \
+        ["fold2"] * len(plan(suite_request("demo", "avfmae-micro", folds=["fold2"]), ResultStore()).keys)
+
+
+def test_weights_given_beside_a_model_tag_are_refused_not_ignored(demo_env, capsys):
+    """`--model avfmae-micro.mytag --weights other.pth`: the tag's weights were scored and --weights dropped
+    without a word (the key and the tables said the tag); now an error saying which to drop."""
+    with pytest.raises(RecipeError, match=r"avfmae-micro\.mytag already names its weights .*--weights other\.pth"):
+        suite_request("demo", "avfmae-micro.mytag", weights="other.pth", protocol="eval")
+    assert run.main(["--model", "avfmae-micro.mytag", "--weights", "other.pth", "--protocol", "eval", "--dry-run"]) == 2
+    assert "drop --weights" in capsys.readouterr().err
+
+
+def test_a_seed_or_model_given_twice_is_planned_once(demo_env):
+    """`--seeds 0 0 1` planned fold x 3 runs, two with one key (the same run submitted twice, '3 runs' counted)."""
+    keys = plan(suite_request("demo", "avfmae-micro", folds=["fold1"], seeds=[0, 0, 1], items={"stages": "3"}),
+                ResultStore()).keys
+    assert sorted(k.seed for k in keys) == [0, 1] and len({k.signature for k in keys}) == 2
+    grid = plan(grid_request("masking", models=["avfmae-micro", "avfmae-micro"], datasets=["demo"], folds=["fold1"],
+                             cpu=True), ResultStore()).keys
+    assert len(grid) == len({k.signature for k in grid})

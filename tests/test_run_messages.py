@@ -84,3 +84,42 @@ def test_plan_counts_a_cancelled_job_as_failed_like_status(tmp_path, capsys, mon
     out = capsys.readouterr().out
     assert "2 runs: 0 done, 1 failed before, 1 running or pending in jobs" in out
     assert "2 to run" in out
+
+
+def test_a_multi_line_error_keeps_its_details_in_the_failed_line(tmp_path, capsys, monkeypatch):
+    """A CheckpointError whose first line is a heading ('f does not fit M:') and whose next, indented lines name
+    the keys: the FAILED line must carry those keys (an inline run has no log to look in)."""
+    from avfmae.zoo.checkpoint import CheckpointError
+
+    store = ResultStore(tmp_path / "results")
+    exc = CheckpointError("w.safetensors does not fit AVFMAEClassifier:\n  missing (1): ['encoder.blocks.0.kv.weight']"
+                          "\n  unexpected (1): ['extra.weight']")
+    monkeypatch.setattr(R, "_rebuild", lambda store: None)
+    assert R.finish([FakeHandle(make_key(), exc, None, job_id=None)], store) == 1
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert err.endswith("CheckpointError: w.safetensors does not fit AVFMAEClassifier: missing (1): "
+                        "['encoder.blocks.0.kv.weight'] unexpected (1): ['extra.weight'] (log: inline)"), err
+    # a traceback's own File lines are not a continuation; the last error wins as before
+    tb = "Traceback (most recent call last):\n  File \"x.py\", line 3, in f\n    g()\nValueError: bad label 9\n" \
+         "submitit WARNING (x) Bypassing signal SIGTERM\n"
+    assert S.last_error_line(tb) == "ValueError: bad label 9"
+
+
+def test_every_option_of_the_run_status_and_grid_commands_is_explained_with_its_default():
+    """`--help`: each option has a text, and where it has a default (a value, or a behaviour when left out) the
+    text says 'default'. --seeds had no text at all; --weights, --folds, --limit, --parallel, --results did not
+    say what happens without them."""
+    import argparse
+
+    from benchmarks import grid, status
+
+    for parser in (R.build_parser(), status.build_parser(), grid.build_parser()):
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction) or action.required:
+                continue
+            name = "/".join(action.option_strings) or action.dest
+            assert action.help, f"{parser.prog} {name}: no help text"
+            if isinstance(action, argparse._StoreTrueAction) or action.dest in ("name", "overrides", "models",
+                                                                                "datasets", "cpu"):
+                continue        # a switch, or the grid's own values replaced ('replace the grid's models')
+            assert "default" in action.help.lower(), f"{parser.prog} {name}: help does not say its default"

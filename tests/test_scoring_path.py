@@ -68,6 +68,19 @@ def test_avcaffe_clips_are_grouped_per_video_before_scoring():
     assert confusion == cm.tolist()
 
 
+def test_non_finite_outputs_are_an_error_not_a_score():
+    """A NaN in one clip's probabilities: argmax would call it class 0 and the fold would get a plausible UAR;
+    scoring refuses, naming the clip."""
+    from benchmarks.evaluate import score
+
+    spec = _avcaffe()
+    ok = [1.0] + [0.0] * (spec.num_classes - 1)
+    ids = ["aiim001_task_1_0001", "aiim001_task_1_0002", "aiim002_task_4_0001"]
+    with pytest.raises(ValueError, match=r"not finite .* 1 of 3 test clips \(first: aiim001_task_1_0002\)"):
+        score(spec, ids, [0, 0, 1], [ok, [float("nan")] * spec.num_classes, ok])
+    assert score(spec, ids, [0, 0, 1], [ok, ok, ok])[0]["war"] == pytest.approx(50.0)   # 2 videos, 1 right
+
+
 def _mer_spec(mode):
     from benchmarks.datasets.spec import DatasetSpec
     return DatasetSpec(name=f"loso-{mode}", title="LOSO fixture", task="MER", labels=("neg", "pos", "sur"),

@@ -197,3 +197,68 @@ def test_concurrent_writers_never_corrupt(tmp_path):
     assert leftovers == [store.path(make_key()).name], leftovers
     assert not store.problems
     assert os.path.getsize(store.path(make_key())) > 200_000
+
+
+def test_a_run_with_other_runtime_fields_finds_the_stored_result(tmp_path, caplog):
+    """The identity leaves out the runtime fields (progress, threads, memory switches; test_planner), so a command
+    re-run with `--set progress=true` must find the result stored by the `progress=false` run: done, not missing,
+    and no 'signature collision' warning."""
+    store = ResultStore(tmp_path / "results")
+    quiet = make_key(recipe={"progress": False, "num_workers": 3, "epochs": 2})
+    loud = make_key(recipe={"progress": True, "epochs": 2})
+    other = make_key(recipe={"epochs": 3})
+    assert quiet != loud and quiet.signature == loud.signature != other.signature
+    store.put(quiet, {"scores": {"uar": 50.0}})
+    with caplog.at_level(logging.WARNING):
+        assert store.status(loud) == "done" and store.get(loud)["scores"] == {"uar": 50.0}
+        assert store.status(other) == "missing"
+    assert store.problems == [] and "collision" not in caplog.text
+    store.put(loud, {"scores": {"uar": 51.0}, "key": quiet})   # the carried key is the same run
+
+
+def test_a_result_stored_under_the_weights_path_signature_still_counts(tmp_path):
+    """Results stored when the weights path was part of the identity (the signature over the canonical JSON with
+    the recipe's `weights`, computed here with hashlib) are still found, listed and not reported as problems."""
+    import hashlib
+
+    key = make_key(recipe={"weights": "ckpts/ft.safetensors", "progress": False}, config_hash="c0ffee000000")
+    d = key.to_dict()
+    d["recipe"] = {"weights": "ckpts/ft.safetensors"}       # the old identity: runtime fields out, path in
+    old = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
+    assert old != key.signature
+    store = ResultStore(tmp_path / "results")
+    path = store.path(key).with_name(f"{old}.json")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"key": key.to_dict(), "scores": {"uar": 12.5}}))
+    assert store.status(key) == "done" and store.get(key)["scores"] == {"uar": 12.5}
+    assert [r["scores"] for r in store.iter_results()] == [{"uar": 12.5}] and store.problems == []
+    # the same file named by another path, another fold: one leaderboard row over both folds
+    from benchmarks.leaderboard_rows import collect
+
+    fold2 = make_key(fold=2, recipe={"weights": "/abs/ckpts/ft.safetensors"}, config_hash="c0ffee000000")
+    store.put(fold2, {"scores": {"uar": 37.5}})
+    rows, problems = collect(store)
+    assert problems == [] and len(rows) == 1 and sorted(rows[0].runs) == [("1", 0), ("2", 0)]
+
+
+def test_an_eval_run_with_another_batch_size_is_the_same_run(tmp_path):
+    """The eval protocol trains nothing: its batch size says how the test runs, not what it computes (its config
+    hash leaves it out), so `--set batch_size=4` finds the result of batch_size=8; a result stored before (under
+    the signature with the batch size, computed here with hashlib) is found by the same command. A training
+    protocol keeps the batch size in the identity."""
+    import hashlib
+
+    eight = make_key(protocol="eval", recipe={"stage3.batch_size": 8}, config_hash="e0e0e0e0e0e0")
+    four = make_key(protocol="eval", recipe={"stage3.batch_size": 4}, config_hash="e0e0e0e0e0e0")
+    assert eight.signature == four.signature == make_key(protocol="eval", config_hash="e0e0e0e0e0e0").signature
+    assert make_key(recipe={"stage3.batch_size": 8}).signature != make_key(recipe={"stage3.batch_size": 4}).signature
+    d = eight.to_dict()
+    old = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
+    store = ResultStore(tmp_path / "results")
+    path = store.path(eight).with_name(f"{old}.json")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"key": eight.to_dict(), "scores": {"uar": 20.0}}))
+    assert store.status(eight) == "done" and store.get(eight)["scores"] == {"uar": 20.0} and store.problems == []
+    fresh = ResultStore(tmp_path / "fresh")
+    fresh.put(eight, {"scores": {"uar": 21.0}})
+    assert fresh.status(four) == "done" and fresh.get(four)["scores"] == {"uar": 21.0} and fresh.problems == []

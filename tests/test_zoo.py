@@ -101,6 +101,19 @@ def test_arbitrary_pickles_are_refused(tmp_path):
         zoo.create_model("avfmae-tiny", weights=str(f))
 
 
+def test_a_refused_pickle_names_what_it_holds_in_one_line_without_torchs_advice(tmp_path):
+    """torch's refusal is a page with terminal colour codes that suggests weights_only=False or allow-listing the
+    global; the error says in one line which object the file holds (here: the function `print`, put there by
+    the test) and what to do instead."""
+    f = tmp_path / "hook.pth"
+    torch.save({"model": {"x": torch.zeros(1)}, "hook": print}, f)
+    with pytest.raises(zoo.CheckpointError) as e:
+        zoo.checkpoint.read_state_dict(f)
+    msg = str(e.value)
+    assert msg.startswith(f"{f}: refused to unpickle it") and "(print)" in msg and "safetensors" in msg
+    assert "\n" not in msg and "\x1b" not in msg and "weights_only" not in msg and "add_safe_globals" not in msg
+
+
 def test_truncated_checkpoint_is_named(tmp_path):
     f = tmp_path / "cut.pth"
     torch.save(zoo.create_model("avfmae-tiny").state_dict(), f)

@@ -10,10 +10,10 @@ The implementation lives here, inside `avfmae` (training exports weights tags th
 from .adapters import AdapterError, adapter, is_adapter_ref, load_adapter
 from ._registry import derive, get_spec, list_models, register_family, register_model
 from .checkpoint import CheckpointError, load_into, read_state_dict
-from .factory import count_params, create_model, split_name
+from .factory import check_weights, count_params, create_model, split_name
 from .spec import InputContract, ModelSpec, arch_hash
 from .weights import WeightsRecord, register_weights, resolve as resolve_weights, tags_for
 
-__all__ = ["AdapterError", "adapter", "is_adapter_ref", "load_adapter", "CheckpointError", "InputContract", "ModelSpec", "WeightsRecord", "arch_hash", "count_params",
+__all__ = ["AdapterError", "adapter", "is_adapter_ref", "load_adapter", "CheckpointError", "InputContract", "ModelSpec", "WeightsRecord", "arch_hash", "check_weights", "count_params",
            "create_model", "derive", "get_spec", "list_models", "load_into", "read_state_dict", "register_family",
            "register_model", "register_weights", "resolve_weights", "split_name", "tags_for"]

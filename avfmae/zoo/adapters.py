@@ -39,6 +39,7 @@ import importlib
 import inspect
 import re
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -90,14 +91,32 @@ class Adapter:
                          description=doc[0] if doc else f"adapter {self.ref}")
 
 
+def _where(exc: BaseException, files: tuple[str, ...] = ()) -> str:
+    """' (file:line)' of where `exc` was raised: the deepest frame in one of `files` (the model's own source),
+    else the deepest frame outside importlib's frozen modules; '' when there is none."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")]
+    own = [f for f in frames if f.filename in files]
+    frame = (own or frames or [None])[-1]
+    return f" ({frame.filename}:{frame.lineno})" if frame is not None else ""
+
+
 def _import(module_name: str, ref: str):
     try:
         return importlib.import_module(module_name)
-    except ImportError as e:
-        raise AdapterError(
-            f"model {ref!r}: cannot import module {module_name!r} ({e}). Install its package or put the folder "
-            f"that contains it on PYTHONPATH (every executor's jobs inherit it: export PYTHONPATH=/path/to/root:"
-            f"$PYTHONPATH before running); python's search path here: {sys.path[:4]}...") from None
+    except ModuleNotFoundError as e:
+        if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
+            raise AdapterError(
+                f"model {ref!r}: cannot import module {module_name!r} ({e}). Install its package or put the folder "
+                f"that contains it on PYTHONPATH (every executor's jobs inherit it: export PYTHONPATH=/path/to/"
+                f"root:$PYTHONPATH before running); python's search path here: {sys.path[:4]}...") from None
+        raise AdapterError(f"model {ref!r}: module {module_name!r} was found, but importing it failed{_where(e)}: "
+                           f"{e}. Install {e.name!r} in this environment (and wherever its jobs run)") from None
+    except SyntaxError as e:
+        raise AdapterError(f"model {ref!r}: {e.filename}:{e.lineno}: syntax error ({e.msg}); fix the module "
+                           f"{module_name!r}") from None
+    except Exception as e:      # the module's own code failed at import time
+        raise AdapterError(f"model {ref!r}: importing module {module_name!r} raised {type(e).__name__}: {e}"
+                           f"{_where(e)}; fix the module") from None
 
 
 def _source_file(module, ref: str) -> Path:
@@ -185,8 +204,10 @@ def check_module(model: torch.nn.Module, ref: str, c: InputContract, num_outputs
                 try:
                     out = fn(video.to(device), audio.to(device))
                 except Exception as e:
-                    raise AdapterError(f"model {ref!r}: {name}({shapes}) failed: {type(e).__name__}: {e}. The "
-                                       "input contract says what the data pipeline feeds") from None
+                    files = (getattr(inspect.getmodule(type(model)), "__file__", None) or "",)
+                    raise AdapterError(f"model {ref!r}: {name}({shapes}) failed{_where(e, files)}: "
+                                       f"{type(e).__name__}: {e}. The input contract says what the data pipeline "
+                                       "feeds") from None
                 ok = isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == video.shape[0] and \
                     (want is None or out.shape[1] == want) and out.is_floating_point()
                 if not ok:
@@ -220,7 +241,12 @@ def create(ref: str, num_classes: int | None = None, weights=None, reset_head: b
         kwargs["weights"] = str(path)
         sha = weights_mod.sha256_file(path)
     n = 0 if num_classes is None else int(num_classes)
-    model = a.factory(n, **kwargs)
+    try:
+        model = a.factory(n, **kwargs)
+    except Exception as e:
+        given = ", ".join([str(n), *(f"{k}={v!r}" for k, v in kwargs.items())])
+        raise AdapterError(f"model {ref!r}: {ref.split(':')[1]}({given}) raised {type(e).__name__}: {e}"
+                           f"{_where(e, a.files)}") from None
     check_module(model, ref, a.input, n)
     model.spec = a.spec()
     model.weights_sha256 = sha

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -80,6 +81,17 @@ def _safetensors_meta(path: Path) -> dict:
                               f"{type(e).__name__}: {e}). {_FIX}") from None
 
 
+def _refused_global(e: Exception) -> str:
+    """What torch's weights-only unpickler refused, e.g. 'posix.system', from its long message (which also
+    suggests weights_only=False or allow-listing the global, neither of which this project does)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
+    m = re.search(r"unsupported (?:global: )?GLOBAL ([\w.]+)", text, re.IGNORECASE)
+    if m:
+        return m[1]
+    line = next((ln.strip() for ln in text.splitlines() if "WeightsUnpickler" in ln or "GLOBAL" in ln), "")
+    return line[:200] or "not data"
+
+
 def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(state dict, metadata) from a .safetensors or a .pth/.pt/.bin file, unwrapping `model`/`module`."""
     path = Path(path)
@@ -97,8 +109,9 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise CheckpointError(
-            f"{path}: refused to unpickle it (it holds objects other than tensors and plain containers): {e}. "
-            "Load it once in a trusted environment and save `model.state_dict()` as safetensors.") from None
+            f"{path}: refused to unpickle it: it holds objects other than tensors and plain containers "
+            f"({_refused_global(e)}), and loading those can run code. Load it once in a trusted environment and "
+            "save `model.state_dict()` as safetensors.") from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a readable torch checkpoint (truncated or corrupt?): {e}. {_FIX}") from None
     if isinstance(obj, dict):
@@ -121,6 +134,21 @@ def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source:
       an error: stage 3 from a stage-2 model, or features for a linear probe.
     """
     own = model.state_dict()
+    state = dict(state)
+    dropped = check_fit({k: tuple(v.shape) for k, v in own.items()}, {k: tuple(v.shape) for k, v in state.items()},
+                        source=source, model_class=type(model).__name__, reset_head=reset_head)
+    for key in dropped:
+        state.pop(key)
+    kept_init = [k for k in own if k not in state]
+    model.load_state_dict(state, strict=False)
+    return {"dropped": dropped, "kept_init": kept_init}
+
+
+def check_fit(own: dict[str, tuple], state: dict[str, tuple], *, source: str = "checkpoint", model_class: str = "",
+              reset_head: bool = False) -> list[str]:
+    """`load_into`'s rules on key names and shapes alone (model and checkpoint as {key: shape}), so a file can be
+    checked against a model built on the meta device, before any work. Returns the checkpoint keys to drop;
+    raises CheckpointError naming the missing, unexpected and mis-shaped keys."""
     is_finetune = any(k.startswith(FINETUNE_ONLY_PREFIXES) for k in own)
     dropped = []
     state = dict(state)
@@ -133,14 +161,14 @@ def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source:
     missing = [k for k in own if k not in state and not (is_finetune and k.startswith(FINETUNE_ONLY_PREFIXES))]
     mismatched = []
     for key in list(state):
-        if key in own and tuple(state[key].shape) != tuple(own[key].shape):
+        if key in own and tuple(state[key]) != tuple(own[key]):
             if reset_head and key.startswith(HEAD_PREFIXES):
                 state.pop(key)
                 dropped.append(key)
             else:
-                mismatched.append(f"{key}: checkpoint {tuple(state[key].shape)} vs model {tuple(own[key].shape)}")
+                mismatched.append(f"{key}: checkpoint {tuple(state[key])} vs model {tuple(own[key])}")
     if unexpected or missing or mismatched:
-        lines = [f"{source} does not fit {type(model).__name__}:"]
+        lines = [f"{source} does not fit {model_class or 'the model'}:"]
         if missing:
             lines.append(f"  missing ({len(missing)}): {missing[:8]}{' ...' if len(missing) > 8 else ''}")
         if unexpected:
@@ -150,9 +178,18 @@ def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source:
         if any(m.startswith("head.") for m in mismatched):
             lines.append("  (a different class count: pass num_classes to match, or reset_head=True to start a new head)")
         raise CheckpointError("\n".join(lines))
-    kept_init = [k for k in own if k not in state]
-    model.load_state_dict(state, strict=False)
-    return {"dropped": dropped, "kept_init": kept_init}
+    return dropped
+
+
+def state_shapes(path: str | os.PathLike) -> tuple[dict[str, tuple], dict[str, str]]:
+    """({key: shape}, metadata) of a checkpoint; for safetensors only the header is read."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        meta = _safetensors_meta(path)
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}, meta
+    state, meta = read_state_dict(path)
+    return {k: tuple(v.shape) for k, v in state.items()}, meta
 
 
 def head_outputs(path: str | os.PathLike) -> int | None:

@@ -53,15 +53,38 @@ def create_model(name: str, num_classes: int | None = None, pretrain: bool = Fal
     model.weights_sha256 = None
     if path is not None:
         state, meta = checkpoint.read_state_dict(path)
-        want = arch_hash(spec.family, arch)
-        have = meta.get("arch_hash") or (record.arch_hash if record else None)
-        if have and have != want:
-            raise checkpoint.CheckpointError(
-                f"{path}: weights were exported for architecture {have} ({meta.get('model', record and record.model)}),"
-                f" but {model_name} with these overrides is {want}")
+        _check_arch(path, meta, record, model_name, arch_hash(spec.family, arch))
         checkpoint.load_into(model, state, source=str(path), reset_head=reset_head)
         model.weights_sha256 = record.sha256 if record else weights_mod.sha256_file(path)
     return model
+
+
+def _check_arch(path, meta: dict, record, model_name: str, want: str) -> None:
+    have = meta.get("arch_hash") or (record.arch_hash if record else None)
+    if have and have != want:
+        raise checkpoint.CheckpointError(
+            f"{path}: weights were exported for architecture {have} ({meta.get('model', record and record.model)}),"
+            f" but {model_name} with these overrides is {want}")
+
+
+def check_weights(name: str, weights: str | os.PathLike | None = None, num_classes: int | None = None,
+                  **arch_overrides) -> None:
+    """What `create_model(name, num_classes, weights)` checks of a zoo model's weights (architecture hash, key
+    names and shapes; the fine-tune model, head kept) without reading the tensors of a safetensors file or
+    allocating the model: it is built on the meta device. Raises CheckpointError naming what does not fit."""
+    model_name, tag = split_name(name)
+    spec = get_spec(model_name)
+    path, record = weights_mod.resolve(model_name, tag or weights)
+    arch = spec.arch.replace(**arch_overrides) if arch_overrides else spec.arch
+    if num_classes is not None:
+        arch = arch.replace(num_classes=num_classes)
+    shapes, meta = checkpoint.state_shapes(path)
+    _check_arch(path, meta, record, model_name, arch_hash(spec.family, arch))
+    finetune_cls, _ = family_classes(spec.family)
+    with torch.device("meta"):
+        model = finetune_cls(arch)
+    checkpoint.check_fit({k: tuple(v.shape) for k, v in model.state_dict().items()}, shapes, source=str(path),
+                         model_class=type(model).__name__)
 
 
 def count_params(model: torch.nn.Module) -> int:
