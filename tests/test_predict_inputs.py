@@ -156,6 +156,23 @@ def test_extract_videos_differing_only_in_extension_are_both_embedded(tmp_path):
     assert not np.allclose(z["features"][0], z["features"][1])
 
 
+def test_extract_exit_code_says_when_some_videos_failed(tmp_path, capsys):
+    """One readable video and one that is not a video: the good one is embedded, and the exit code is 1 (it was 0,
+    so a script could not tell), as predict's; a folder where every video is fine gives 0."""
+    from avfmae.extract.__main__ import main as extract_main
+
+    root = tmp_path / "videos"
+    _write(root / "good.mp4", _noise(8, seed=1))
+    args = ["--model", "avfmae-micro", "--videos", str(root), "--out", str(tmp_path / "feat"), "--no-face-crop",
+            "--no-progress"]
+    assert extract_main(args) == 0
+    (root / "broken.mp4").write_text("not a video")
+    assert extract_main(args) == 1
+    err = capsys.readouterr().err
+    assert "broken.mp4" in err and "1 of 2 clips embedded" in err and "1 failed" in err
+    assert list(np.load(tmp_path / "feat" / "features.npz")["ids"]) == ["good"]
+
+
 def test_phone_video_stored_sideways_is_cropped_upright(tmp_path):
     """A portrait phone video is stored sideways with a 90 degree rotation in its display matrix; players (and
     ffmpeg, the reference here) show it upright. Before, the face pipeline worked on the stored, sideways frames

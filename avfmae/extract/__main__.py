@@ -200,8 +200,9 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     n = len(np.load(path)["ids"])
-    print(f"{n} of {len(ids)} clips embedded -> {path}", file=sys.stderr)
-    return 0
+    print(f"{n} of {len(ids)} clips embedded -> {path}" + (f" ({len(ids) - n} failed: see the errors above; "
+          "re-running the command redoes only those)" if n < len(ids) else ""), file=sys.stderr)
+    return 0 if n == len(ids) else 1     # as predict: 1 when some inputs failed
 
 
 if __name__ == "__main__":
