@@ -81,4 +81,6 @@ def _print_variants(runs: list[PlannedRun]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from avfmae.cli import run_main
+
+    run_main(main)

@@ -214,4 +214,6 @@ def _rebuild(store: ResultStore) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from avfmae.cli import run_main
+
+    run_main(main)

@@ -123,3 +123,20 @@ def test_every_option_of_the_run_status_and_grid_commands_is_explained_with_its_
                                                                                 "datasets", "cpu"):
                 continue        # a switch, or the grid's own values replaced ('replace the grid's models')
             assert "default" in action.help.lower(), f"{parser.prog} {name}: help does not say its default"
+
+
+def test_ctrl_c_ends_a_command_with_one_line_and_status_130():
+    """A long command interrupted with Ctrl-C (a real SIGINT to the process) prints that it resumes when run again
+    and exits 130, without a traceback (avfmae.cli.run_main, used by the long-running entry points)."""
+    import subprocess
+    import sys
+
+    code = ("import os, signal\nfrom avfmae.cli import run_main\n"
+            "def main():\n    os.kill(os.getpid(), signal.SIGINT)\n    return 0\nrun_main(main)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130
+    assert "interrupted (Ctrl-C)" in done.stderr and "same command again" in done.stderr
+    assert "Traceback" not in done.stderr
+    ok = subprocess.run([sys.executable, "-c", "from avfmae.cli import run_main\nrun_main(lambda: 3)\n"],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 3 and ok.stderr == ""

@@ -41,4 +41,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from avfmae.cli import run_main
+
+    run_main(main)

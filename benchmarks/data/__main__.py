@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 
 COMMANDS = ("list", "prepare", "synth", "extract", "doctor", "features")
 
@@ -43,4 +42,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from avfmae.cli import run_main
+
+    run_main(main)
