@@ -22,7 +22,7 @@ def format_cell(agg: M.Aggregate | None, complete_only: bool = True, ci: tuple |
     if agg is None:
         return "–"
     if complete_only and not agg.complete:
-        return f"({agg.n_folds} folds)"
+        return f"({agg.n_folds} fold{'' if agg.n_folds == 1 else 's'})"
     return f"{agg.mean:.2f}" + (f" ± {agg.std:.2f}" if agg.std else "") + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
 

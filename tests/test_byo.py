@@ -193,7 +193,7 @@ def test_late_fusion_fine_tunes_and_probes_inline_and_shows_in_the_leaderboards(
     demo_row = next(line for line in main.splitlines() if line.startswith("| Synthetic AV demo"))
     cells = [c.strip() for c in demo_row.strip("|").split("|")]
     assert cells[3:7] == ["–"] * 4                         # no paper numbers for the demo set
-    assert cells[7 + sorted([LATE, "avfmae-micro"]).index(LATE)] == "(1 folds)"
+    assert cells[7 + sorted([LATE, "avfmae-micro"]).index(LATE)] == "(1 fold)"
     assert LATE in (leaderboard.default_out(store) / "cea.md").read_text()
 
 
