@@ -34,36 +34,11 @@ def test_unwritable_out_or_plot_stops_before_any_video(tmp_path, capsys):
     assert not (tmp_path / "new" / "p.jsonl").exists()
 
 
-def _write(path: Path, frames: np.ndarray, fps: int = 25, audio: np.ndarray | None = None, sample_rate: int = 16000,
-           audio_start: float = 0.0, options: dict | None = None) -> Path:
-    """frames (n, H, W, 3) uint8 -> H.264 mp4; `audio` (mono float) as AAC whose first sample is at
-    `audio_start` seconds (the stream's start offset, as in a recording whose sound starts late)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", options=options or {}) as out:
-        vs = out.add_stream("libx264", rate=fps)
-        vs.width, vs.height, vs.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        vs.options = {"preset": "ultrafast"}
-        ast = None
-        if audio is not None:
-            ast = out.add_stream("aac", rate=sample_rate)
-            ast.layout = "mono"
-        for f in frames:
-            for p in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
-                out.mux(p)
-        for p in vs.encode():
-            out.mux(p)
-        if ast is not None:
-            pts = int(round(audio_start * sample_rate))
-            for s in range(0, audio.size, 1024):
-                chunk = np.ascontiguousarray(audio[s:s + 1024], dtype=np.float32)[None]
-                af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-                af.sample_rate, af.pts = sample_rate, pts
-                pts += chunk.shape[1]
-                for p in ast.encode(af):
-                    out.mux(p)
-            for p in ast.encode():
-                out.mux(p)
-    return path
+def _write(path: Path, frames: np.ndarray, **kw) -> Path:
+    """frames (n, H, W, 3) uint8 -> H.264 mp4 (avfmae.data.synthetic.write_mp4: audio, audio_start, options)."""
+    from avfmae.data.synthetic import write_mp4
+
+    return write_mp4(path, frames, **kw)
 
 
 def _noise(n: int, h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:

@@ -70,13 +70,16 @@ def write_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int = 1
 
 
 def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: int = 25, audio: np.ndarray | None = None,
-              sample_rate: int = 16000, video_codec: str = "libx264", audio_codec: str = "aac") -> Path:
-    """Write frames (n, H, W, 3) uint8 (H, W even) with PyAV, plus an optional mono audio track."""
+              sample_rate: int = 16000, video_codec: str = "libx264", audio_codec: str = "aac",
+              audio_start: float = 0.0, options: dict | None = None) -> Path:
+    """Write frames (n, H, W, 3) uint8 (H, W even) with PyAV, plus an optional mono audio track whose first sample
+    is at `audio_start` seconds (the stream's start offset, as in a recording whose sound starts late);
+    `options`: the muxer's (e.g. {"movflags": "faststart"})."""
     import av
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", options=options or {}) as out:
         vs = out.add_stream(video_codec, rate=fps)
         vs.width, vs.height = int(frames.shape[2]), int(frames.shape[1])
         vs.pix_fmt = "yuv420p"
@@ -93,7 +96,7 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: int = 25, audio:
             out.mux(p)
         if ast is not None:
             x = np.asarray(audio, np.float32).reshape(-1)
-            step, pts = 1024, 0
+            step, pts = 1024, int(round(audio_start * sample_rate))
             for s in range(0, x.size, step):
                 chunk = np.ascontiguousarray(x[s:s + step])[None]
                 af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
