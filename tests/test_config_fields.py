@@ -27,7 +27,7 @@ from avfmae.train.domains import RULES
     (Stage1Config, "warmup_steps", -2, "or -1"),
     (Stage1Config, "num_workers", -1, ">= 0"),
     (Stage1Config, "log_every", 0, ">= 1"),
-    (Stage1Config, "clip_grad", 0.0, "> 0"),
+    (Stage1Config, "clip_grad", -1.0, ">= 0 (0 or None: no clipping)"),
     (Stage3Config, "epochs", 2.5, "takes an integer"),        # types come from the dataclass
     (Stage3Config, "reprob", "0.25", "takes a number"),
     (Stage3Config, "blr", float("nan"), "takes a number"),
@@ -53,7 +53,8 @@ def test_bad_values_are_refused_naming_the_field(cls, field, value, says):
     (Stage3Config, "reprob", 0), (Stage3Config, "reprob", 1), (Stage3Config, "hflip", 0.5),
     (Stage3Config, "rrc_scale", (1.0, 1.0)), (Stage3Config, "rrc_scale", (0.08, 1)),
     (Stage1Config, "betas", (0, 0.999)), (Stage1Config, "warmup_steps", -1), (Stage1Config, "warmup_steps", 0),
-    (Stage1Config, "clip_grad", None), (Stage1Config, "clip_grad", 3), (Stage3Config, "blr", 1),  # int for float
+    (Stage1Config, "clip_grad", None), (Stage1Config, "clip_grad", 3), (Stage1Config, "clip_grad", 0.0),
+    (Stage3Config, "blr", 1),  # an int for a float
     (Stage3Config, "val", None), (Stage3Config, "layer_decay", 1.0), (Stage1Config, "max_steps", 0),
     (Stage1Config, "device", "cuda:1"), (Stage1Config, "device", "cpu"), (Stage3Config, "export_tag", "demo-s3"),
     (Stage3Config, "head_activation", "tanh"), (Stage3Config, "head_activation", None),
