@@ -41,30 +41,35 @@ def ffmpeg_path() -> str | None:
     return shutil.which("ffmpeg")
 
 
-def has_audio_stream(path: str | os.PathLike) -> bool | None:
-    """True / False when PyAV can open the container, None when it cannot tell."""
+def _probe_audio(path: str | os.PathLike) -> tuple[bool, float | None] | None:
+    """(has an audio stream, the first audio stream's start in seconds or None) read by PyAV from the container;
+    None when PyAV is missing or cannot open the file (an unreadable or unknown format)."""
     try:
         import av
-
-        with av.open(str(path)) as c:
-            return len(c.streams.audio) > 0
-    except Exception:
+        from av.error import FFmpegError
+    except ImportError:
         return None
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.audio:
+                return False, None
+            a = c.streams.audio[0]
+            return True, (float(a.start_time * a.time_base) if a.start_time is not None and a.time_base else None)
+    except (FFmpegError, OSError, ValueError):
+        return None
+
+
+def has_audio_stream(path: str | os.PathLike) -> bool | None:
+    """True / False when PyAV can open the container, None when it cannot tell."""
+    probe = _probe_audio(path)
+    return None if probe is None else probe[0]
 
 
 def audio_start(path: str | os.PathLike) -> float | None:
     """When the first audio stream starts (seconds on the container's clock: its start_time), None when PyAV
     cannot tell. The extracted wav begins with that stream's first sample, whatever this time."""
-    try:
-        import av
-
-        with av.open(str(path)) as c:
-            if not c.streams.audio:
-                return None
-            a = c.streams.audio[0]
-            return float(a.start_time * a.time_base) if a.start_time is not None and a.time_base else None
-    except Exception:
-        return None
+    probe = _probe_audio(path)
+    return None if probe is None else probe[1]
 
 
 def _wav_seconds(path: Path) -> float:
