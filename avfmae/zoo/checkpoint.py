@@ -195,11 +195,5 @@ def state_shapes(path: str | os.PathLike) -> tuple[dict[str, tuple], dict[str, s
 def head_outputs(path: str | os.PathLike) -> int | None:
     """The number of outputs (classes, or regression targets) of a checkpoint's task head (`head.weight`), or
     None when it has none (a pre-trained model, a backbone). For safetensors only the header is read."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        _safetensors_meta(path)          # a corrupt file is named as such
-        with safe_open(str(path), framework="pt") as f:
-            return int(f.get_slice("head.weight").get_shape()[0]) if "head.weight" in f.keys() else None
-    state, _ = read_state_dict(path)
-    head = state.get("head.weight")
-    return int(head.shape[0]) if head is not None else None
+    head = state_shapes(path)[0].get("head.weight")   # a corrupt file is named as such
+    return int(head[0]) if head is not None else None
